@@ -1,0 +1,34 @@
+"""Reading the pickled batch files of the original CIFAR / ImageNet16 distributions."""
+
+from __future__ import annotations
+
+import pickle
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from meco_lab.errors import ConfigError
+
+
+def read_batch(path: Path) -> dict[str, Any]:
+    """Unpickle one batch file; bytes keys (b'data') become str keys ('data').
+
+    These files are pickles: only open dataset files from a source you trust.
+    """
+    try:
+        with open(path, "rb") as f:
+            entry = pickle.load(f, encoding="latin1")
+    except (OSError, EOFError, ValueError, pickle.UnpicklingError) as err:
+        raise ConfigError("data.root", str(path), "a readable batch file of the original dataset") from err
+    if not isinstance(entry, dict):
+        raise ConfigError("data.root", str(path), "a batch file holding a dict with 'data' and labels")
+    return {(k.decode("latin1") if isinstance(k, bytes) else k): v for k, v in entry.items()}
+
+
+def batch_images(entry: dict[str, Any], side: int, path: Path, root: object, allowed: str) -> np.ndarray:
+    """The 'data' rows of a batch as uint8 (N, 3, side, side); ConfigError on a malformed file."""
+    data = np.asarray(entry.get("data", np.zeros((0, 0))))
+    if data.ndim != 2 or data.shape[1] != 3 * side * side:
+        raise ConfigError("data.root", str(root), f"{allowed} ({path.name}: 'data' is not (N, {3 * side * side}))")
+    return data.astype(np.uint8, copy=False).reshape(-1, 3, side, side)

@@ -1,0 +1,103 @@
+"""What a search space offers the proxies: arch strings, seeded networks and feature probes."""
+
+from __future__ import annotations
+
+import hashlib
+from abc import ABC, abstractmethod
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from math import sqrt
+
+import numpy as np
+import torch
+from torch import nn
+
+
+@dataclass(frozen=True)
+class Site:
+    """One module whose forward hook would see a feature: its `named_modules()` name and class name."""
+
+    name: str
+    kind: str
+    leaf: bool
+
+
+@dataclass
+class FeatureProbe:
+    """A feature map (whole batch, N x C x H x W) and every module site that emits it.
+
+    Sites share a probe when their outputs have the same Pearson correlation per sample: the same
+    tensor (a container re-emits its child's output), or a per-channel positive affine map of it
+    (BatchNorm at initialisation). `feature is None` marks sites whose output is constant (zero ops,
+    global pooling, the classifier): their MeCo term is exactly 0.
+    """
+
+    feature: torch.Tensor | None
+    sites: list[Site] = field(default_factory=list)
+
+
+def arch_seed(seed: int, index: int) -> int:
+    """A 63-bit seed for one architecture, independent of which other architectures run or in what order."""
+    digest = hashlib.blake2b(f"{seed}:{index}".encode(), digest_size=8).digest()
+    return int.from_bytes(digest, "little") >> 1
+
+
+def draw_weights(specs: Sequence[tuple[tuple[int, ...], int]], seed: int) -> list[torch.Tensor]:
+    """PyTorch's default init, U(-1/sqrt(fan_in), 1/sqrt(fan_in)), drawn in one go from a seeded PCG64.
+
+    `specs` lists (shape, fan_in) in the order of the network's modules. The network builder and the
+    fast probe forward both call this, so they see the same weights bit for bit.
+    """
+    sizes = [int(np.prod(shape)) for shape, _ in specs]
+    flat = np.random.Generator(np.random.PCG64(seed)).random(sum(sizes), dtype=np.float32)
+    flat = torch.from_numpy(flat).mul_(2.0).sub_(1.0)
+    out, offset = [], 0
+    for (shape, fan_in), size in zip(specs, sizes, strict=True):
+        out.append(flat[offset : offset + size].view(shape).mul_(1.0 / sqrt(fan_in)))
+        offset += size
+    return out
+
+
+class SearchSpace(ABC):
+    """A NAS benchmark search space: indexable architectures that build into seeded networks."""
+
+    name: str
+
+    @abstractmethod
+    def __len__(self) -> int: ...
+
+    @abstractmethod
+    def arch(self, index: int) -> str:
+        """The architecture string of `index`."""
+
+    @abstractmethod
+    def network(self, index: int, num_classes: int, seed: int) -> nn.Module:
+        """The network of `index` at initialisation, its weights drawn from `arch_seed(seed, index)`."""
+
+    def probes(self, index: int, x: torch.Tensor, num_classes: int, seed: int) -> list[FeatureProbe]:
+        """Feature probes of one forward pass of `x` (train mode). Spaces may override with a fast path."""
+        from meco_lab.spaces.hooks import collect_probes
+
+        net = self.network(index, num_classes, seed).to(x.device)
+        with torch.no_grad():
+            return collect_probes(net, x)
+
+
+@dataclass(frozen=True)
+class Candidate:
+    """One architecture of a space under one seed: what a proxy scores."""
+
+    space: SearchSpace
+    index: int
+    seed: int
+    num_classes: int = 10
+
+    @property
+    def weight_seed(self) -> int:
+        return arch_seed(self.seed, self.index)
+
+    def network(self) -> nn.Module:
+        return self.space.network(self.index, self.num_classes, self.seed)
+
+    def probes(self, x: torch.Tensor) -> list[FeatureProbe]:
+        return self.space.probes(self.index, x, self.num_classes, self.seed)

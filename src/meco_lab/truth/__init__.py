@@ -1,0 +1,47 @@
+"""Ground-truth accuracies for benchmark architectures: the built-in table or a NATS-Bench archive."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from meco_lab.errors import ConfigError
+from meco_lab.truth.base import DATASETS, METRICS, GroundTruth, check_metric
+from meco_lab.truth.nats_archive import load_nats_bench_truth
+from meco_lab.truth.table import load_params, load_table_truth
+
+__all__ = [
+    "DATASETS",
+    "METRICS",
+    "NAMES",
+    "GroundTruth",
+    "load_ground_truth",
+    "load_nats_bench_truth",
+    "load_params",
+    "load_table_truth",
+]
+
+NAMES = ("table", "nats_bench")
+
+
+def load_ground_truth(
+    name: str,
+    metric: str = "test",
+    path: str | None = None,
+    hp: str = "200",
+    indices: Sequence[int] | None = None,
+) -> GroundTruth:
+    """Ground truth from `name` "table" (built-in, NATS TSS, 200 epochs) or "nats_bench" (an archive).
+
+    `indices` limits the archive queries of "nats_bench" (others stay NaN); the table knows all
+    architectures and ignores it. "table" only has hp "200" and no path.
+    """
+    if name not in NAMES:
+        raise ConfigError("truth.name", name, NAMES)
+    check_metric(metric)
+    if name == "nats_bench":
+        return load_nats_bench_truth(path, metric=metric, hp=hp, indices=indices)
+    if path is not None:
+        raise ConfigError("truth.path", path, "None for truth.name='table' (the table is built in)")
+    if str(hp) != "200":
+        raise ConfigError("truth.hp", hp, "'200' for truth.name='table'")
+    return load_table_truth(metric)
