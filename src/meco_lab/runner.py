@@ -1,0 +1,141 @@
+"""One scoring run: config -> input -> scores (resumable) -> metrics -> plot, summary and tracking."""
+
+from __future__ import annotations
+
+import json
+import logging
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import polars as pl
+import torch
+from omegaconf import DictConfig, OmegaConf
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
+from rich.table import Table
+
+from meco_lab.errors import ConfigError
+from meco_lab.inputs import NUM_CLASSES, make_input
+from meco_lab.metrics import rank_metrics
+from meco_lab.plots import scatter_plot
+from meco_lab.scoring import ScoringJob, build_space, run_scoring
+from meco_lab.selection import select_indices
+from meco_lab.store import ScoreStore
+from meco_lab.tracking import make_tracker
+from meco_lab.truth import DATASETS, load_ground_truth
+
+log = logging.getLogger(__name__)
+DEVICES = ("auto", "cpu", "cuda")
+
+
+def resolve_device(device: str) -> str:
+    if device not in DEVICES:
+        raise ConfigError("device", device, DEVICES)
+    if device == "cuda" and not torch.cuda.is_available():
+        raise ConfigError("device", device, "auto or cpu: no CUDA device is visible")
+    return "cuda" if device == "auto" and torch.cuda.is_available() else ("cpu" if device == "auto" else device)
+
+
+def fingerprint(cfg: dict[str, Any]) -> dict[str, Any]:
+    """The settings that change a score: space (not the selection), proxy, data and seed."""
+    space = {k: v for k, v in cfg["space"].items() if k not in ("limit", "sample", "indices", "sample_seed")}
+    return {"space": space, "proxy": cfg["proxy"], "data": cfg["data"], "seed": cfg["seed"]}
+
+
+def make_job(cfg: dict[str, Any]) -> ScoringJob:
+    data = cfg["data"]
+    x = make_input(data["name"], size=data["size"], samples=data["samples"], seed=cfg["seed"],
+                   root=data.get("root"), split=data.get("split", "train"))
+    return ScoringJob(space=cfg["space"], proxy=cfg["proxy"], x=x, seed=cfg["seed"],
+                      num_classes=NUM_CLASSES[data["name"]], reduce=data.get("reduce", "first"),
+                      device=resolve_device(cfg["device"]), threads=cfg["threads"])
+
+
+def progress_bar(console: Console) -> Progress:
+    return Progress(TextColumn("[bold]scoring"), BarColumn(), MofNCompleteColumn(),
+                    TextColumn("{task.fields[rate]}"), TimeElapsedColumn(), TimeRemainingColumn(),
+                    console=console)
+
+
+def summarise(scores: pl.DataFrame, truth, seconds: float, config: dict[str, Any]) -> dict[str, Any]:
+    """The summary.json contract: counts, wall time, rho / tau / top-10 accuracy per dataset, resolved config."""
+    index = scores["index"].to_numpy()
+    values = scores["score"].to_numpy()
+    per_dataset = {d: rank_metrics(values, truth.accuracy[d][index]) for d in DATASETS}
+    return {
+        "n_archs": len(scores),
+        "n_nan": int(np.isnan(values).sum()),
+        "seconds": seconds,
+        "arch_seconds_sum": float(scores["seconds"].sum()),
+        "spearman": {d: m["spearman"] for d, m in per_dataset.items()},
+        "kendall": {d: m["kendall"] for d, m in per_dataset.items()},
+        "top10_mean_accuracy": {d: m["top_mean_accuracy"] for d, m in per_dataset.items()},
+        "truth": truth.source,
+        "config": config,
+    }
+
+
+def results_table(summary: dict[str, Any], title: str) -> Table:
+    table = Table(title=title)
+    for column in ("dataset", "spearman rho", "kendall tau", "top-10 mean acc."):
+        table.add_column(column, justify="right" if column != "dataset" else "left")
+    for d in DATASETS:
+        table.add_row(d, f"{summary['spearman'][d]:.4f}", f"{summary['kendall'][d]:.4f}",
+                      f"{summary['top10_mean_accuracy'][d]:.2f}")
+    return table
+
+
+def score_run(cfg: DictConfig, run_dir: Path, console: Console | None = None) -> dict[str, Any]:
+    """Score the selected architectures into `run_dir`, resuming what an earlier run there left."""
+    console = console or Console(stderr=True)
+    config = OmegaConf.to_container(cfg, resolve=True)
+    run_dir.mkdir(parents=True, exist_ok=True)
+    (run_dir / "config.yaml").write_text(OmegaConf.to_yaml(config))
+
+    space_cfg = config["space"]
+    space = build_space(space_cfg)
+    indices = select_indices(len(space), space_cfg.get("limit"), space_cfg.get("sample"), space_cfg.get("indices"),
+                             space_cfg.get("sample_seed", 0))
+    truth_cfg = config["truth"]
+    truth = load_ground_truth(truth_cfg["name"], truth_cfg.get("metric", "test"), truth_cfg.get("path"),
+                              str(truth_cfg.get("hp", "200")), indices if truth_cfg["name"] != "table" else None)
+    job = make_job(config)
+    store = ScoreStore(run_dir, fingerprint(config))
+    done = set(store.load()["index"].to_list())
+    todo = [i for i in indices if i not in done]
+    if done:
+        console.print(f"resuming {run_dir}: {len(set(indices) & done)} of {len(indices)} architectures already scored")
+
+    start = time.perf_counter()
+    with progress_bar(console) as progress:
+        task = progress.add_task("scoring", total=len(indices), completed=len(indices) - len(todo), rate="")
+
+        def advance(n: int) -> None:
+            progress.advance(task, n)
+            elapsed = time.perf_counter() - start
+            scored = progress.tasks[task].completed - (len(indices) - len(todo))
+            progress.update(task, rate=f"{scored / max(elapsed, 1e-9):.1f} arch/s")
+
+        run_scoring(job, todo, config["workers"], config["chunk"], store.append, advance)
+    seconds = time.perf_counter() - start
+
+    scores = store.load().filter(pl.col("index").is_in(indices))
+    scores.write_parquet(run_dir / "scores.parquet")
+    summary = summarise(scores, truth, seconds, config)
+    names = config["proxy"]["name"], config["space"]["name"], config["data"]["name"]
+    title = f"{names[0]} on {names[1]} ({len(scores)} archs, data={names[2]})"
+    plot = scatter_plot(scores["score"].to_numpy(),
+                        {d: truth.accuracy[d][scores["index"].to_numpy()] for d in DATASETS},
+                        summary["spearman"], title, run_dir / "scatter.png")
+    (run_dir / "summary.json").write_text(json.dumps(summary, indent=2))
+
+    tracker = make_tracker(config["tracking"], run_dir, config)
+    try:
+        tracker.log(summary, scores, plot)
+    finally:
+        tracker.close()
+    console.print(results_table(summary, title))
+    console.print(f"{summary['n_nan']} NaN scores; scoring took {seconds:.1f} s; outputs in {run_dir}")
+    return summary

@@ -1,0 +1,124 @@
+"""Score architectures with a proxy, in this process or in K worker processes, writing as it goes."""
+
+from __future__ import annotations
+
+import math
+import multiprocessing as mp
+import time
+from collections.abc import Callable, Iterator, Sequence
+from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
+from dataclasses import dataclass
+from typing import Any
+
+import torch
+
+from meco_lab.errors import ConfigError
+from meco_lab.proxies import PROXIES, Proxy
+from meco_lab.spaces import SPACES, Candidate, SearchSpace
+
+REDUCTIONS = ("first", "mean")
+
+
+@dataclass(frozen=True)
+class ScoringJob:
+    """Everything a worker needs to score any architecture: picklable, built once per process."""
+
+    space: dict[str, Any]
+    proxy: dict[str, Any]
+    x: torch.Tensor
+    seed: int
+    num_classes: int
+    reduce: str = "first"
+    device: str = "cpu"
+    threads: int = 1
+
+
+def build_space(spec: dict[str, Any]) -> SearchSpace:
+    options = {k: v for k, v in spec.items() if k not in ("name", "limit", "sample", "indices", "sample_seed")}
+    return SPACES.get(spec["name"])(**options)
+
+
+def build_proxy(spec: dict[str, Any]) -> Proxy:
+    return PROXIES.get(spec["name"])(**{k: v for k, v in spec.items() if k != "name"})
+
+
+class Scorer:
+    """Scores single architectures for one job (one per process)."""
+
+    def __init__(self, job: ScoringJob):
+        if job.reduce not in REDUCTIONS:
+            raise ConfigError("data.reduce", job.reduce, REDUCTIONS)
+        torch.set_num_threads(job.threads)
+        self.job = job
+        self.space = build_space(job.space)
+        self.proxy = build_proxy(job.proxy)
+        self.x = job.x.to(job.device)
+
+    def score(self, index: int) -> dict[str, Any]:
+        """One row: index, arch, score (NaN when the proxy fails or is not finite) and seconds."""
+        candidate = Candidate(self.space, index, self.job.seed, self.job.num_classes)
+        start = time.perf_counter()
+        with torch.no_grad():
+            if self.job.reduce == "first":
+                value = self.proxy.score(candidate, self.x)
+            else:  # mean of per-sample scores, each sample alone in its forward pass
+                value = sum(self.proxy.score(candidate, xi) for xi in self.x.split(1)) / len(self.x)
+        seconds = time.perf_counter() - start
+        value = value if math.isfinite(value) else math.nan
+        return {"index": index, "arch": self.space.arch(index), "score": value, "seconds": seconds}
+
+    def score_many(self, indices: Sequence[int]) -> list[dict[str, Any]]:
+        return [self.score(i) for i in indices]
+
+
+_WORKER: Scorer | None = None
+
+
+def _init_worker(job: ScoringJob) -> None:
+    global _WORKER
+    _WORKER = Scorer(job)
+
+
+def _score_chunk(indices: Sequence[int]) -> list[dict[str, Any]]:
+    assert _WORKER is not None
+    return _WORKER.score_many(indices)
+
+
+def chunks(indices: Sequence[int], size: int) -> Iterator[list[int]]:
+    for start in range(0, len(indices), size):
+        yield list(indices[start : start + size])
+
+
+def run_scoring(job: ScoringJob, indices: Sequence[int], workers: int, chunk: int,
+                on_rows: Callable[[list[dict[str, Any]]], None], on_progress: Callable[[int], None]) -> None:
+    """Score `indices`, handing each finished chunk to `on_rows` (which persists it) as soon as it is done.
+
+    With `workers > 1` the chunks run in that many spawned processes; every architecture's score
+    depends only on (config, seed, index), so results equal those of one process.
+    """
+    if not isinstance(workers, int) or workers < 1:
+        raise ConfigError("workers", workers, "an integer >= 1")
+    if workers == 1:
+        scorer = Scorer(job)
+        for part in chunks(indices, chunk):
+            rows = []
+            for index in part:
+                rows.append(scorer.score(index))
+                on_progress(1)
+            on_rows(rows)
+        return
+    Scorer(job)  # fail fast, in this process, on a bad proxy or space setting
+    context = mp.get_context("spawn")
+    with ProcessPoolExecutor(workers, mp_context=context, initializer=_init_worker, initargs=(job,)) as pool:
+        pending = {pool.submit(_score_chunk, part) for part in chunks(indices, chunk)}
+        try:
+            while pending:
+                done, pending = wait(pending, return_when=FIRST_COMPLETED)
+                for future in done:
+                    rows = future.result()
+                    on_rows(rows)
+                    on_progress(len(rows))
+        except BaseException:
+            for future in pending:
+                future.cancel()
+            raise
