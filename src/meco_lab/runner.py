@@ -20,7 +20,7 @@ from meco_lab.errors import ConfigError
 from meco_lab.inputs import NUM_CLASSES, make_input
 from meco_lab.metrics import rank_metrics
 from meco_lab.plots import scatter_plot
-from meco_lab.scoring import ScoringJob, build_space, run_scoring
+from meco_lab.scoring import Scorer, ScoringJob, build_space, run_scoring
 from meco_lab.selection import select_indices
 from meco_lab.store import ScoreStore
 from meco_lab.tracking import make_tracker
@@ -36,6 +36,11 @@ def resolve_device(device: str) -> str:
     if device == "cuda" and not torch.cuda.is_available():
         raise ConfigError("device", device, "auto or cpu: no CUDA device is visible")
     return "cuda" if device == "auto" and torch.cuda.is_available() else ("cpu" if device == "auto" else device)
+
+
+def check_positive(key: str, value: object) -> None:
+    if not isinstance(value, int) or isinstance(value, bool) or value < 1:
+        raise ConfigError(key, value, "an integer >= 1")
 
 
 def fingerprint(cfg: dict[str, Any]) -> dict[str, Any]:
@@ -102,6 +107,9 @@ def score_run(cfg: DictConfig, run_dir: Path, console: Console | None = None) ->
     truth = load_ground_truth(truth_cfg["name"], truth_cfg.get("metric", "test"), truth_cfg.get("path"),
                               str(truth_cfg.get("hp", "200")), indices if truth_cfg["name"] != "table" else None)
     job = make_job(config)
+    check_positive("workers", config["workers"])
+    check_positive("chunk", config["chunk"])
+    Scorer(job)  # refuse a bad proxy or reduce setting before anything is written
     store = ScoreStore(run_dir, fingerprint(config))
     done = set(store.load()["index"].to_list())
     todo = [i for i in indices if i not in done]

@@ -96,8 +96,6 @@ def run_scoring(job: ScoringJob, indices: Sequence[int], workers: int, chunk: in
     With `workers > 1` the chunks run in that many spawned processes; every architecture's score
     depends only on (config, seed, index), so results equal those of one process.
     """
-    if not isinstance(workers, int) or workers < 1:
-        raise ConfigError("workers", workers, "an integer >= 1")
     if workers == 1:
         scorer = Scorer(job)
         for part in chunks(indices, chunk):
@@ -107,7 +105,6 @@ def run_scoring(job: ScoringJob, indices: Sequence[int], workers: int, chunk: in
                 on_progress(1)
             on_rows(rows)
         return
-    Scorer(job)  # fail fast, in this process, on a bad proxy or space setting
     context = mp.get_context("spawn")
     with ProcessPoolExecutor(workers, mp_context=context, initializer=_init_worker, initargs=(job,)) as pool:
         pending = {pool.submit(_score_chunk, part) for part in chunks(indices, chunk)}

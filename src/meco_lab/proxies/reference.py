@@ -6,6 +6,8 @@ Hooks every module of a built network and, per hook, runs `torch.corrcoef` and t
 
 from __future__ import annotations
 
+import warnings
+
 import torch
 from torch import nn
 
@@ -13,20 +15,27 @@ from meco_lab.proxies.meco import channel_sample
 from meco_lab.spaces.base import Site
 
 
-def reference_meco(net: nn.Module, x: torch.Tensor, n: int | None = None, key: str = "", keep=None) -> float:
-    """MeCo (n=None) or MeCo_opt (n channels, scaled by C/n) of `net(x)`, the reference way."""
+def reference_meco(net: nn.Module, x: torch.Tensor, n: int | None = None, key: str = "", keep=None,
+                   dtype: torch.dtype = torch.float32) -> float:
+    """MeCo (n=None) or MeCo_opt (n channels, scaled by C/n) of `net(x)`, the reference way.
+
+    `dtype=float32` is the official code; `float64` runs the same algorithm on the same features with
+    less rounding (float32 `eig` returns noise of about 1e-6 where the exact minimum is 0).
+    """
     results: list[torch.Tensor] = []
 
     def make_hook(site: Site):
         def hook(_module, _inputs, output):
             fea = output[0].detach()  # first sample of a tensor output, first element of a tuple
-            fea = fea.reshape(fea.shape[0], -1)
+            fea = fea.reshape(fea.shape[0], -1).to(dtype)
             scale = 1.0
             channels = fea.shape[0]
             if n is not None and channels > n:
                 fea = fea[channel_sample(key, site, channels, n)]
                 scale = channels / n
-            corr = torch.corrcoef(fea)
+            with warnings.catch_warnings():  # one observation per row (pooled / linear outputs): NaN, as intended
+                warnings.simplefilter("ignore", UserWarning)
+                corr = torch.corrcoef(fea)
             corr[torch.isnan(corr)] = 0
             corr[torch.isinf(corr)] = 0
             values = torch.linalg.eig(corr)[0]

@@ -1,0 +1,53 @@
+"""Every bad input ends with a non-zero exit and one line naming the key, the value and what is allowed."""
+
+from __future__ import annotations
+
+import pytest
+
+BAD = {
+    "unknown proxy": (["proxy=nope"], "proxy", "nope", "meco_opt"),
+    "unknown space": (["space=nope"], "space", "nope", "nats_tss"),
+    "unknown dataset": (["data=nope"], "data", "nope", "cifar100"),
+    "unknown proxy name": (["proxy.name=nope"], "proxy.name", "nope", "meco"),
+    "unknown truth": (["truth=nope"], "truth", "nope", "table"),
+    "n below 1": (["proxy=meco_opt", "proxy.n=0"], "proxy.n", "0", ">= 1"),
+    "size below 8": (["data.size=4"], "data.size", "4", ">= 8"),
+    "samples below 1": (["data.samples=0"], "data.samples", "0", ">= 1"),
+    "missing data root": (["data=cifar10", "data.root=/nonexistent/cifar"], "data.root", "/nonexistent/cifar",
+                          "folder"),
+    "bad hook set": (["proxy.hooks=all"], "proxy.hooks", "all", "reference"),
+    "bad device": (["device=tpu"], "device", "tpu", "cuda"),
+    "bad reduce": (["data.reduce=max"], "data.reduce", "max", "mean"),
+    "bad workers": (["workers=0"], "workers", "0", ">= 1"),
+    "limit and sample": (["space.limit=5", "space.sample=5"], "space.sample", "5", "null"),
+}
+
+
+@pytest.mark.parametrize("case", BAD, ids=list(BAD))
+def test_bad_setting_fails_in_one_line(cli, tmp_path, case):
+    args, key, value, allowed = BAD[case]
+    done = cli(*args, "space.limit=2" if "space.limit=5" not in args else "chunk=1", f"hydra.run.dir={tmp_path}")
+    assert done.returncode != 0
+    err = done.stderr.strip()
+    assert "Traceback" not in done.stderr and len(err.splitlines()) == 1, done.stderr
+    assert key in err and value in err and allowed in err, err
+    assert not (tmp_path / ".scores").exists() or not list((tmp_path / ".scores").glob("part-*"))
+
+
+@pytest.mark.parametrize(("content", "value", "allowed"), [
+    ("0\n15625\n", "15625", "0..15624"),
+    ("3\n\nseven\n", "seven", "an integer"),
+    ("-1\n", "-1", "0..15624"),
+])
+def test_bad_indices_file(cli, tmp_path, content, value, allowed):
+    path = tmp_path / "indices.txt"
+    path.write_text(content)
+    done = cli(f"space.indices={path}", f"hydra.run.dir={tmp_path / 'run'}")
+    err = done.stderr.strip()
+    assert done.returncode != 0 and len(err.splitlines()) == 1 and "Traceback" not in err, done.stderr
+    assert "space.indices" in err and value in err and allowed in err and "line" in err
+
+
+def test_missing_indices_file(cli, tmp_path):
+    done = cli(f"space.indices={tmp_path / 'none.txt'}", f"hydra.run.dir={tmp_path / 'run'}")
+    assert done.returncode != 0 and "space.indices" in done.stderr and len(done.stderr.strip().splitlines()) == 1
