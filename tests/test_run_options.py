@@ -1,0 +1,82 @@
+"""Run options end to end: real-image inputs, sample reduction, the nats_bench ground-truth backend."""
+
+from __future__ import annotations
+
+import json
+import os
+
+import pytest
+import torch
+
+from conftest import REPO
+from meco_lab.inputs import make_input
+from meco_lab.runner import resolve_device
+from meco_lab.scoring import Scorer, ScoringJob
+
+FIXTURE_TORCH_HOME = REPO / "tests" / "fixtures" / "fake_torch_dir"
+
+
+def job(**overrides) -> ScoringJob:
+    base = dict(space={"name": "nats_tss"}, proxy={"name": "meco", "hooks": "reference"},
+                x=make_input("random", samples=3, seed=4), seed=0, num_classes=10)
+    return ScoringJob(**{**base, **overrides})
+
+
+def test_reduce_mean_is_the_mean_of_single_sample_scores():
+    x = make_input("random", samples=3, seed=4)
+    mean = Scorer(job(x=x, reduce="mean")).score(77)["score"]
+    singles = [Scorer(job(x=x[k : k + 1])).score(77)["score"] for k in range(3)]
+    assert mean == pytest.approx(sum(singles) / 3, rel=1e-12)
+
+
+def test_reduce_first_scores_sample_zero_of_one_batch_forward():
+    """BN statistics span the batch, so 'first' differs from scoring sample 0 alone."""
+    x = make_input("random", samples=3, seed=4)
+    first = Scorer(job(x=x, reduce="first")).score(77)["score"]
+    alone = Scorer(job(x=x[:1])).score(77)["score"]
+    assert first != alone and abs(first - alone) < 0.5 * abs(alone)
+
+
+@pytest.mark.parametrize("data", ["cifar10", "cifar100", "imagenet16"])
+def test_real_image_inputs_run(cli, tmp_path, data):
+    done = cli(f"data={data}", "space.limit=40", f"hydra.run.dir={tmp_path}")
+    assert done.returncode == 0, done.stderr
+    summary = json.loads((tmp_path / "summary.json").read_text())
+    assert summary["config"]["data"]["name"] == data and summary["n_nan"] == 0
+    assert summary["spearman"]["cifar10"] > 0.3
+
+
+def test_real_and_random_inputs_give_different_scores():
+    real = Scorer(job(x=make_input("cifar10", seed=0))).score(5)["score"]
+    noise = Scorer(job(x=make_input("random", seed=0))).score(5)["score"]
+    assert real != noise
+
+
+def test_nats_bench_backend_through_the_cli(cli, tmp_path):
+    indices = tmp_path / "idx.txt"
+    indices.write_text("0\n11\n284\n")
+    os.environ["TORCH_HOME"] = str(FIXTURE_TORCH_HOME)
+    try:
+        archive = cli("truth=nats_bench", f"space.indices={indices}", f"hydra.run.dir={tmp_path / 'a'}")
+    finally:
+        del os.environ["TORCH_HOME"]
+    table = cli(f"space.indices={indices}", f"hydra.run.dir={tmp_path / 't'}")
+    assert archive.returncode == 0 and table.returncode == 0, archive.stderr + table.stderr
+    a = json.loads((tmp_path / "a" / "summary.json").read_text())
+    t = json.loads((tmp_path / "t" / "summary.json").read_text())
+    assert a["spearman"] == t["spearman"] and a["top10_mean_accuracy"] == t["top10_mean_accuracy"]
+    assert "nats_bench" in a["truth"].lower() or "archive" in a["truth"].lower()
+
+
+def test_device_resolution():
+    assert resolve_device("cpu") == "cpu"
+    assert resolve_device("auto") == ("cuda" if torch.cuda.is_available() else "cpu")
+
+
+@pytest.mark.gpu
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")
+def test_gpu_scores_match_cpu():
+    for index in (0, 11, 284, 5000, 12345):
+        cpu = Scorer(job(device="cpu")).score(index)["score"]
+        gpu = Scorer(job(device="cuda")).score(index)["score"]
+        assert gpu == pytest.approx(cpu, rel=1e-4)
