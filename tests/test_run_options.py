@@ -7,8 +7,8 @@ import os
 
 import pytest
 import torch
-
 from conftest import REPO
+
 from meco_lab.inputs import make_input
 from meco_lab.runner import resolve_device
 from meco_lab.scoring import Scorer, ScoringJob
