@@ -1,0 +1,33 @@
+# meco_lab tasks. `just --list` explains each one.
+
+python := env_var_or_default("PYTHON", "python")
+
+# List the recipes
+default:
+    @just --list
+
+# Install torch's CPU wheel first, then meco_lab (editable) with its dev tools
+install:
+    {{python}} -m pip install torch==2.13.0
+    {{python}} -m pip install -e ".[dev]"
+
+# Score NATS-Bench TSS with a proxy (default: MeCo, all 15,625 archs, 2 workers) and print the rho table
+score *ARGS:
+    {{python}} -m meco_lab.score workers=2 {{ARGS}}
+
+# Run the test suite (the command CI runs)
+test *ARGS:
+    {{python}} -m pytest {{ARGS}}
+
+# Lint with ruff
+lint:
+    ruff check src tests scripts benchmarks
+
+# Reference re-implementation vs engine on 200 TSS archs: throughputs and their ratio
+bench *ARGS:
+    {{python}} benchmarks/bench_engine.py {{ARGS}}
+
+# Rebuild the built-in ground-truth table and input sample from ../shared/data
+build-data shared="../shared/data":
+    {{python}} scripts/build_ground_truth.py {{shared}}
+    {{python}} scripts/build_inputs_sample.py --images {{shared}}/images
