@@ -12,6 +12,7 @@ BAD = {
     "unknown truth": (["truth=nope"], "truth", "nope", "table"),
     "n below 1": (["proxy=meco_opt", "proxy.n=0"], "proxy.n", "0", ">= 1"),
     "size below 8": (["data.size=4"], "data.size", "4", ">= 8"),
+    "size not a multiple of 4": (["data.size=30"], "data.size", "30", "multiple of 4"),
     "samples below 1": (["data.samples=0"], "data.samples", "0", ">= 1"),
     "missing data root": (["data=cifar10", "data.root=/nonexistent/cifar"], "data.root", "/nonexistent/cifar",
                           "folder"),

@@ -51,6 +51,7 @@ class Scorer:
         torch.set_num_threads(job.threads)
         self.job = job
         self.space = build_space(job.space)
+        self.space.check_input_size(job.x.shape[-1])
         self.proxy = build_proxy(job.proxy)
         self.x = job.x.to(job.device)
 

@@ -21,11 +21,18 @@ from meco_lab.spaces.base import Candidate, FeatureProbe, Site
 
 
 def first_sample(probe: FeatureProbe) -> torch.Tensor | None:
-    """The probe's first sample as a C x L matrix, or None for constant (zero) sites."""
+    """The probe's first sample as a C x L matrix (a view where the layout allows), or None for zero sites."""
     if probe.feature is None or probe.feature.dim() < 2:
         return None
     f = probe.feature[0]
+    if f.dim() == 3 and f.stride(0) == 1:  # channels-last: C x L is the transpose of a contiguous L x C
+        return f.permute(1, 2, 0).reshape(-1, f.shape[0]).mT
     return f.reshape(f.shape[0], -1)
+
+
+def stack_rows(mats: list[torch.Tensor]) -> torch.Tensor:
+    """Stack C x L matrices into K x C x L, copying each once in whichever layout it already has."""
+    return torch.stack([m.mT for m in mats]).mT
 
 
 def finite_sum(terms: torch.Tensor) -> float:
@@ -47,7 +54,7 @@ def meco_sum(probes: list[FeatureProbe], keep) -> float:
             groups[tuple(f.shape)].append((f, count))
     total = 0.0
     for (_, length), items in groups.items():
-        corr = correlation(torch.stack([f for f, _ in items])).cpu()
+        corr = correlation(stack_rows([f for f, _ in items])).cpu()
         counts = torch.tensor([c for _, c in items], dtype=torch.float64)
         total += finite_sum(min_eigenvalues(corr, length) * counts)
     return total
@@ -100,7 +107,8 @@ class MeCo(Proxy):
         self.keep = hook_filter(hooks)
 
     def score(self, candidate: Candidate, x: torch.Tensor) -> float:
-        return meco_sum(candidate.probes(x), self.keep)
+        # a C x L feature with L - 1 < C has minimum eigenvalue exactly 0: the space may skip it
+        return meco_sum(candidate.probes(x, needed=lambda c, positions: positions > c), self.keep)
 
 
 @PROXIES.register("meco_opt")
@@ -117,6 +125,7 @@ class MeCoOpt(Proxy):
 
     def score(self, candidate: Candidate, x: torch.Tensor) -> float:
         key = f"{candidate.seed}:{candidate.index}"
-        return meco_opt_sum(candidate.probes(x), self.keep, self.n, key)
+        needed = lambda c, positions: positions > min(c, self.n)  # noqa: E731
+        return meco_opt_sum(candidate.probes(x, needed=needed), self.keep, self.n, key)
 
 

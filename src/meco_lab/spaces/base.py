@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import hashlib
 from abc import ABC, abstractmethod
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from math import sqrt
 
@@ -46,7 +46,8 @@ def draw_weights(specs: Sequence[tuple[tuple[int, ...], int]], seed: int) -> lis
     """PyTorch's default init, U(-1/sqrt(fan_in), 1/sqrt(fan_in)), drawn in one go from a seeded PCG64.
 
     `specs` lists (shape, fan_in) in the order of the network's modules. The network builder and the
-    fast probe forward both call this, so they see the same weights bit for bit.
+    fast probe forward both call this, so they see the same weights bit for bit. PCG64 draws are a
+    stream: the first k specs get the same values whether or not later specs are drawn too.
     """
     sizes = [int(np.prod(shape)) for shape, _ in specs]
     flat = np.random.Generator(np.random.PCG64(seed)).random(sum(sizes), dtype=np.float32)
@@ -58,6 +59,10 @@ def draw_weights(specs: Sequence[tuple[tuple[int, ...], int]], seed: int) -> lis
     return out
 
 
+Needed = Callable[[int, int], bool]
+"""needed(channels, positions): can a feature map of this shape change the proxy's value?"""
+
+
 class SearchSpace(ABC):
     """A NAS benchmark search space: indexable architectures that build into seeded networks."""
 
@@ -65,6 +70,10 @@ class SearchSpace(ABC):
 
     @abstractmethod
     def __len__(self) -> int: ...
+
+    def check_input_size(self, size: int) -> None:
+        """Raise ConfigError(data.size) when the networks of this space cannot take `size` x `size` inputs."""
+        return None
 
     @abstractmethod
     def arch(self, index: int) -> str:
@@ -74,8 +83,13 @@ class SearchSpace(ABC):
     def network(self, index: int, num_classes: int, seed: int) -> nn.Module:
         """The network of `index` at initialisation, its weights drawn from `arch_seed(seed, index)`."""
 
-    def probes(self, index: int, x: torch.Tensor, num_classes: int, seed: int) -> list[FeatureProbe]:
-        """Feature probes of one forward pass of `x` (train mode). Spaces may override with a fast path."""
+    def probes(self, index: int, x: torch.Tensor, num_classes: int, seed: int,
+               needed: Needed | None = None) -> list[FeatureProbe]:
+        """Feature probes of one forward pass of `x` (train mode). Spaces may override with a fast path.
+
+        `needed(channels, positions)` tells whether a feature of that shape can matter to the proxy;
+        a space may skip features that cannot, with everything that only feeds them.
+        """
         from meco_lab.spaces.hooks import collect_probes
 
         net = self.network(index, num_classes, seed).to(x.device)
@@ -99,5 +113,5 @@ class Candidate:
     def network(self) -> nn.Module:
         return self.space.network(self.index, self.num_classes, self.seed)
 
-    def probes(self, x: torch.Tensor) -> list[FeatureProbe]:
-        return self.space.probes(self.index, x, self.num_classes, self.seed)
+    def probes(self, x: torch.Tensor, needed: Needed | None = None) -> list[FeatureProbe]:
+        return self.space.probes(self.index, x, self.num_classes, self.seed, needed)

@@ -8,8 +8,9 @@ import polars as pl
 import torch
 from torch import nn
 
+from meco_lab.errors import ConfigError
 from meco_lab.resources import resource_path
-from meco_lab.spaces.base import FeatureProbe, SearchSpace, arch_seed
+from meco_lab.spaces.base import FeatureProbe, Needed, SearchSpace, arch_seed
 from meco_lab.spaces.nb201_cell import Genotype, parse_arch
 from meco_lab.spaces.nb201_network import build_network
 from meco_lab.spaces.nb201_probes import nb201_probes
@@ -36,6 +37,10 @@ class NatsTss(SearchSpace):
     def __len__(self) -> int:
         return len(self._archs)
 
+    def check_input_size(self, size: int) -> None:
+        if size % 4:  # each reduction block adds a stride-2 conv path to a 2x2-pooled path
+            raise ConfigError("data.size", size, "a multiple of 4 for nats_tss (two stride-2 reductions)")
+
     def arch(self, index: int) -> str:
         return self._archs[index]
 
@@ -48,6 +53,7 @@ class NatsTss(SearchSpace):
         return build_network(self.genotype(index), arch_seed(seed, index), self.channels, self.cells_per_stage,
                              num_classes)
 
-    def probes(self, index: int, x: torch.Tensor, num_classes: int, seed: int) -> list[FeatureProbe]:
+    def probes(self, index: int, x: torch.Tensor, num_classes: int, seed: int,
+               needed: Needed | None = None) -> list[FeatureProbe]:
         return nb201_probes(self.genotype(index), x, arch_seed(seed, index), self.channels, self.cells_per_stage,
-                            num_classes)
+                            num_classes, needed)
