@@ -43,8 +43,8 @@ def finite_sum(terms: torch.Tensor) -> float:
 def meco_sum(probes: list[FeatureProbe], keep) -> float:
     """MeCo: sum over kept sites of the minimum eigenvalue of their feature's correlation matrix.
 
-    Sites sharing a probe share the term, so each distinct feature is solved once; features of one
-    shape are solved in one batched call.
+    Sites sharing a probe share the term, so each distinct feature is solved once: one batched
+    correlation per feature shape, then one batched eigen-solve per matrix size (on the CPU).
     """
     groups: dict[tuple[int, int], list[tuple[torch.Tensor, int]]] = defaultdict(list)
     for probe in probes:
@@ -52,11 +52,15 @@ def meco_sum(probes: list[FeatureProbe], keep) -> float:
         f = first_sample(probe) if count else None
         if f is not None and f.shape[1] > f.shape[0]:  # with L - 1 < C the term is exactly 0
             groups[tuple(f.shape)].append((f, count))
+    by_size: dict[int, list[torch.Tensor]] = defaultdict(list)
+    counts: dict[int, list[int]] = defaultdict(list)
+    for (size, _), items in groups.items():
+        by_size[size].append(correlation(stack_rows([f for f, _ in items])))
+        counts[size] += [c for _, c in items]
     total = 0.0
-    for (_, length), items in groups.items():
-        corr = correlation(stack_rows([f for f, _ in items])).cpu()
-        counts = torch.tensor([c for _, c in items], dtype=torch.float64)
-        total += finite_sum(min_eigenvalues(corr, length) * counts)
+    for size, mats in by_size.items():
+        corr = torch.cat(mats).cpu()
+        total += finite_sum(torch.linalg.eigvalsh(corr)[:, 0] * torch.tensor(counts[size], dtype=torch.float64))
     return total
 
 
