@@ -136,7 +136,8 @@ def score_run(cfg: DictConfig, run_dir: Path, console: Console | None = None) ->
     title = f"{names[0]} on {names[1]} ({len(scores)} archs, data={names[2]})"
     plot = scatter_plot(scores["score"].to_numpy(),
                         {d: truth.accuracy[d][scores["index"].to_numpy()] for d in DATASETS},
-                        summary["spearman"], title, run_dir / "scatter.png")
+                        summary["spearman"], title, run_dir / "scatter.png",
+                        ylabel=f"{truth_cfg.get('metric', 'test')} accuracy (%)")
     (run_dir / "summary.json").write_text(json.dumps(summary, indent=2))
 
     tracker = make_tracker(config["tracking"], run_dir, config)
