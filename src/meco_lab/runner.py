@@ -96,9 +96,6 @@ def score_run(cfg: DictConfig, run_dir: Path, console: Console | None = None) ->
     """Score the selected architectures into `run_dir`, resuming what an earlier run there left."""
     console = console or Console(stderr=True)
     config = OmegaConf.to_container(cfg, resolve=True)
-    run_dir.mkdir(parents=True, exist_ok=True)
-    (run_dir / "config.yaml").write_text(OmegaConf.to_yaml(config))
-
     space_cfg = config["space"]
     space = build_space(space_cfg)
     indices = select_indices(len(space), space_cfg.get("limit"), space_cfg.get("sample"), space_cfg.get("indices"),
@@ -110,7 +107,9 @@ def score_run(cfg: DictConfig, run_dir: Path, console: Console | None = None) ->
     check_positive("workers", config["workers"])
     check_positive("chunk", config["chunk"])
     Scorer(job)  # refuse a bad proxy or reduce setting before anything is written
+    run_dir.mkdir(parents=True, exist_ok=True)
     store = ScoreStore(run_dir, fingerprint(config))
+    (run_dir / "config.yaml").write_text(OmegaConf.to_yaml(config))
     done = set(store.load()["index"].to_list())
     todo = [i for i in indices if i not in done]
     if done:
