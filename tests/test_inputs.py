@@ -281,3 +281,22 @@ def test_root_error_names_expected_files(tmp_path: Path) -> None:
     with pytest.raises(ConfigError) as info:
         make_input("imagenet16", root=str(tmp_path), split="val")
     assert "val_data" in str(info.value)
+
+
+def test_make_batch_labels_follow_the_images():
+    from meco_lab.inputs import load_builtin, make_batch
+
+    x, y = make_batch("cifar10", samples=7, seed=3)
+    images, labels = load_builtin("cifar10")
+    picked = torch.randperm(len(images), generator=torch.Generator().manual_seed(3))[:7]
+    assert torch.equal(y, labels[picked].to(torch.int64))
+    assert torch.equal(x, make_input("cifar10", samples=7, seed=3))
+
+
+def test_random_labels_are_seeded_and_in_range():
+    from meco_lab.inputs import make_batch
+
+    x, y = make_batch("random", samples=50, seed=1)
+    assert torch.equal(x, make_input("random", samples=50, seed=1))
+    assert torch.equal(y, make_batch("random", samples=50, seed=1)[1])
+    assert y.dtype == torch.int64 and int(y.min()) >= 0 and int(y.max()) < 10 and len(set(y.tolist())) > 3

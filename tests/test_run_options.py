@@ -80,3 +80,19 @@ def test_gpu_scores_match_cpu():
         cpu = Scorer(job(device="cpu")).score(index)["score"]
         gpu = Scorer(job(device="cuda")).score(index)["score"]
         assert gpu == pytest.approx(cpu, rel=1e-4)
+
+
+def test_a_failing_architecture_is_recorded_and_the_run_goes_on(monkeypatch):
+    """A proxy error on one architecture becomes a NaN score with the error text; the others are scored."""
+    scorer = Scorer(job())
+    real_score = scorer.proxy.score
+
+    def flaky(candidate, x, y=None):
+        if candidate.index == 2:
+            raise RuntimeError("CUDA out of memory (simulated)")
+        return real_score(candidate, x, y)
+
+    monkeypatch.setattr(scorer.proxy, "score", flaky)
+    rows = scorer.score_many([1, 2, 3])
+    assert [r["error"] for r in rows] == [None, "RuntimeError: CUDA out of memory (simulated)", None]
+    assert rows[1]["score"] != rows[1]["score"] and all(r["score"] == r["score"] for r in (rows[0], rows[2]))

@@ -17,7 +17,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 
 from meco_lab.errors import ConfigError
-from meco_lab.inputs import NUM_CLASSES, make_input
+from meco_lab.inputs import NUM_CLASSES, make_batch
 from meco_lab.metrics import rank_metrics
 from meco_lab.plots import scatter_plot
 from meco_lab.scoring import Scorer, ScoringJob, build_space, run_scoring
@@ -51,11 +51,11 @@ def fingerprint(cfg: dict[str, Any]) -> dict[str, Any]:
 
 def make_job(cfg: dict[str, Any]) -> ScoringJob:
     data = cfg["data"]
-    x = make_input(data["name"], size=data["size"], samples=data["samples"], seed=cfg["seed"],
-                   root=data.get("root"), split=data.get("split", "train"))
-    return ScoringJob(space=cfg["space"], proxy=cfg["proxy"], x=x, seed=cfg["seed"],
+    x, y = make_batch(data["name"], size=data["size"], samples=data["samples"], seed=cfg["seed"],
+                      root=data.get("root"), split=data.get("split", "train"))
+    return ScoringJob(space=cfg["space"], proxy=cfg["proxy"], x=x, y=y, seed=cfg["seed"],
                       num_classes=NUM_CLASSES[data["name"]], reduce=data.get("reduce", "first"),
-                      device=resolve_device(cfg["device"]), threads=cfg["threads"])
+                      device=resolve_device(cfg["device"]), threads=cfg["threads"], data=data)
 
 
 def progress_bar(console: Console) -> Progress:
@@ -72,6 +72,7 @@ def summarise(scores: pl.DataFrame, truth, seconds: float, config: dict[str, Any
     return {
         "n_archs": len(scores),
         "n_nan": int(np.isnan(values).sum()),
+        "n_failed": int(scores["error"].is_not_null().sum()),
         "seconds": seconds,
         "arch_seconds_sum": float(scores["seconds"].sum()),
         "spearman": {d: m["spearman"] for d, m in per_dataset.items()},

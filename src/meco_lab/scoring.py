@@ -28,9 +28,11 @@ class ScoringJob:
     x: torch.Tensor
     seed: int
     num_classes: int
+    y: torch.Tensor | None = None
     reduce: str = "first"
     device: str = "cpu"
     threads: int = 1
+    data: dict[str, Any] | None = None  # the `data.*` settings, for the proxy's needs check
 
 
 def build_space(spec: dict[str, Any]) -> SearchSpace:
@@ -53,20 +55,35 @@ class Scorer:
         self.space = build_space(job.space)
         self.space.check_input_size(job.x.shape[-1])
         self.proxy = build_proxy(job.proxy)
+        self.proxy.check(job.data or {})
         self.x = job.x.to(job.device)
+        self.y = None if job.y is None else job.y.to(job.device)
 
     def score(self, index: int) -> dict[str, Any]:
-        """One row: index, arch, score (NaN when the proxy fails or is not finite) and seconds."""
+        """One row: index, arch, score, seconds and error.
+
+        A proxy that fails on this architecture (an exception, out of memory) or returns a non-finite
+        value gives a NaN score; the failure is recorded in `error` and the run carries on.
+        """
         candidate = Candidate(self.space, index, self.job.seed, self.job.num_classes)
         start = time.perf_counter()
-        with torch.no_grad():
-            if self.job.reduce == "first":
-                value = self.proxy.score(candidate, self.x)
-            else:  # mean of per-sample scores, each sample alone in its forward pass
-                value = sum(self.proxy.score(candidate, xi) for xi in self.x.split(1)) / len(self.x)
+        error = None
+        try:
+            value = self._score(candidate)
+        except Exception as failure:  # recorded per architecture, never fatal to the run
+            value, error = math.nan, f"{type(failure).__name__}: {failure}"[:500]
         seconds = time.perf_counter() - start
-        value = value if math.isfinite(value) else math.nan
-        return {"index": index, "arch": self.space.arch(index), "score": value, "seconds": seconds}
+        if error is None and not math.isfinite(value):
+            value, error = math.nan, f"non-finite score {value}"
+        return {"index": index, "arch": self.space.arch(index), "score": value, "seconds": seconds, "error": error}
+
+    def _score(self, candidate: Candidate) -> float:
+        if self.job.reduce == "first":
+            return self.proxy.score(candidate, self.x, self.y)
+        # mean of per-sample scores, each sample alone in its forward pass
+        ys = [None] * len(self.x) if self.y is None else list(self.y.split(1))
+        return sum(self.proxy.score(candidate, xi, yi) for xi, yi in zip(self.x.split(1), ys, strict=True)) / len(
+            self.x)
 
     def score_many(self, indices: Sequence[int]) -> list[dict[str, Any]]:
         return [self.score(i) for i in indices]

@@ -11,7 +11,7 @@ import polars as pl
 
 from meco_lab.errors import ConfigError
 
-SCHEMA = {"index": pl.Int64, "arch": pl.String, "score": pl.Float64, "seconds": pl.Float64}
+SCHEMA = {"index": pl.Int64, "arch": pl.String, "score": pl.Float64, "seconds": pl.Float64, "error": pl.String}
 
 
 class ScoreStore:

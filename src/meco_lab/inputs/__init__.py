@@ -29,6 +29,7 @@ __all__ = [
     "load_cifar10_jpeg",
     "load_cifar100",
     "load_imagenet16",
+    "make_batch",
     "make_input",
     "norm_stats",
 ]
@@ -66,12 +67,12 @@ def _too_many(samples: int, available: int, where: str) -> ConfigError:
 
 def _pick(
     name: str, samples: int, gen: torch.Generator, root: str | os.PathLike[str] | None, split: str
-) -> torch.Tensor:
-    """`samples` uint8 images (samples, 3, H, W) chosen by a seeded permutation of the available ones."""
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """`samples` uint8 images (samples, 3, H, W) and their labels, chosen by a seeded permutation."""
     if root is None:
         if split != "train":
             raise ConfigError("data.split", split, "'train' for the built-in sample (set data.root for other splits)")
-        images, _ = load_builtin(name)
+        images, labels = load_builtin(name)
         where = "the built-in sample"
     else:
         path = Path(root)
@@ -83,15 +84,16 @@ def _pick(
             n = count_cifar10_jpeg(path, split)
             if samples > n:
                 raise _too_many(samples, n, f"{path.name} ({split})")
-            return load_cifar10_jpeg(path, split, torch.randperm(n, generator=gen)[:samples].tolist())[0]
-        images, _ = _LOADERS[name](path, split, min_count=samples)
+            return load_cifar10_jpeg(path, split, torch.randperm(n, generator=gen)[:samples].tolist())
+        images, labels = _LOADERS[name](path, split, min_count=samples)
         where = f"{root} ({split})"
     if samples > len(images):
         raise _too_many(samples, len(images), where)
-    return images[torch.randperm(len(images), generator=gen)[:samples]]
+    picked = torch.randperm(len(images), generator=gen)[:samples]
+    return images[picked], labels[picked]
 
 
-def make_input(
+def make_batch(
     name: str,
     *,
     size: int = 32,
@@ -99,19 +101,27 @@ def make_input(
     seed: int = 0,
     root: str | None = None,
     split: str = "train",
-) -> torch.Tensor:
-    """A float32 batch (samples, 3, size, size), contiguous, on the CPU; same arguments, same bits.
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """Inputs, float32 (samples, 3, size, size) contiguous on the CPU, and int64 labels; same arguments, same bits.
 
-    "random": standard Gaussian from a generator seeded with `seed` (root and split ignored).
-    Datasets: real images picked by a seeded permutation, normalised with the NAS-Bench-201
-    statistics, then resized (bilinear, antialiased) when `size` differs from the native size.
-    `root=None` uses the built-in sample; otherwise the original dataset files under `root`.
+    "random": standard Gaussian from a generator seeded with `seed` (root and split ignored), then
+    seeded random labels over NUM_CLASSES["random"] classes from the same generator.
+    Datasets: real images and their labels, picked by a seeded permutation, normalised with the
+    NAS-Bench-201 statistics, then resized (bilinear, antialiased) when `size` differs from the native
+    size. `root=None` uses the built-in sample; otherwise the original dataset files under `root`.
     """
     _check(name, size, samples, split)
     gen = torch.Generator().manual_seed(seed)
     if name == "random":
-        return torch.randn((samples, 3, size, size), generator=gen)
-    x = normalize(_pick(name, samples, gen, root, split), name)
+        x = torch.randn((samples, 3, size, size), generator=gen)
+        return x, torch.randint(NUM_CLASSES["random"], (samples,), generator=gen)
+    images, labels = _pick(name, samples, gen, root, split)
+    x = normalize(images, name)
     if size != NATIVE_SIZE[name]:
         x = resize(x, size)
-    return x.contiguous()
+    return x.contiguous(), labels.to(torch.int64)
+
+
+def make_input(name: str, **kwargs) -> torch.Tensor:
+    """The inputs of `make_batch` alone (see there for the arguments)."""
+    return make_batch(name, **kwargs)[0]

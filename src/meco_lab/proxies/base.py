@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from typing import ClassVar
+from typing import Any, ClassVar
 
 import torch
 
@@ -19,9 +19,13 @@ class Proxy(ABC):
     needs_labels: ClassVar[bool] = False
     needs_backward: ClassVar[bool] = False
 
+    def check(self, data: dict[str, Any]) -> None:
+        """Raise ConfigError when the input settings (`data.*`) cannot meet this proxy's needs."""
+        return None
+
     @abstractmethod
-    def score(self, candidate: Candidate, x: torch.Tensor) -> float:
-        """Score `candidate` on input batch `x` (N x 3 x H x W)."""
+    def score(self, candidate: Candidate, x: torch.Tensor, y: torch.Tensor | None = None) -> float:
+        """Score `candidate` on input batch `x` (N x 3 x H x W) with labels `y` (N,)."""
 
 
 PROXIES: Registry[type[Proxy]] = Registry("proxy.name")

@@ -110,7 +110,8 @@ class MeCo(Proxy):
     def __init__(self, hooks: str = "reference", **_: object):
         self.keep = hook_filter(hooks)
 
-    def score(self, candidate: Candidate, x: torch.Tensor) -> float:
+    @torch.no_grad()
+    def score(self, candidate: Candidate, x: torch.Tensor, y: torch.Tensor | None = None) -> float:
         # a C x L feature with L - 1 < C has minimum eigenvalue exactly 0: the space may skip it
         return meco_sum(candidate.probes(x, needed=lambda c, positions: positions > c), self.keep)
 
@@ -127,7 +128,8 @@ class MeCoOpt(Proxy):
         self.n = n
         self.keep = hook_filter(hooks)
 
-    def score(self, candidate: Candidate, x: torch.Tensor) -> float:
+    @torch.no_grad()
+    def score(self, candidate: Candidate, x: torch.Tensor, y: torch.Tensor | None = None) -> float:
         key = f"{candidate.seed}:{candidate.index}"
         needed = lambda c, positions: positions > min(c, self.n)  # noqa: E731
         return meco_opt_sum(candidate.probes(x, needed=needed), self.keep, self.n, key)
