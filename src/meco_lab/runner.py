@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import logging
 import time
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -24,7 +25,7 @@ from meco_lab.scoring import Scorer, ScoringJob, build_space, run_scoring
 from meco_lab.selection import select_indices
 from meco_lab.store import ScoreStore
 from meco_lab.tracking import make_tracker
-from meco_lab.truth import DATASETS, load_ground_truth
+from meco_lab.truth import DATASETS, GroundTruth, load_ground_truth
 
 log = logging.getLogger(__name__)
 DEVICES = ("auto", "cpu", "cuda")
@@ -58,8 +59,8 @@ def make_job(cfg: dict[str, Any]) -> ScoringJob:
                       device=resolve_device(cfg["device"]), threads=cfg["threads"], data=data)
 
 
-def progress_bar(console: Console) -> Progress:
-    return Progress(TextColumn("[bold]scoring"), BarColumn(), MofNCompleteColumn(),
+def progress_bar(console: Console, label: str = "scoring") -> Progress:
+    return Progress(TextColumn(f"[bold]{label}"), BarColumn(), MofNCompleteColumn(),
                     TextColumn("{task.fields[rate]}"), TimeElapsedColumn(), TimeRemainingColumn(),
                     console=console)
 
@@ -93,10 +94,18 @@ def results_table(summary: dict[str, Any], title: str) -> Table:
     return table
 
 
-def score_run(cfg: DictConfig, run_dir: Path, console: Console | None = None) -> dict[str, Any]:
-    """Score the selected architectures into `run_dir`, resuming what an earlier run there left."""
-    console = console or Console(stderr=True)
-    config = OmegaConf.to_container(cfg, resolve=True)
+@dataclass
+class RunPlan:
+    """A validated run: the architectures to score, their ground truth and the scoring job."""
+
+    config: dict[str, Any]
+    indices: list[int]
+    truth: GroundTruth
+    job: ScoringJob
+
+
+def plan_run(config: dict[str, Any]) -> RunPlan:
+    """Check every setting and load what the run needs; raises ConfigError before any work is done."""
     space_cfg = config["space"]
     space = build_space(space_cfg)
     indices = select_indices(len(space), space_cfg.get("limit"), space_cfg.get("sample"), space_cfg.get("indices"),
@@ -108,36 +117,52 @@ def score_run(cfg: DictConfig, run_dir: Path, console: Console | None = None) ->
     check_positive("workers", config["workers"])
     check_positive("chunk", config["chunk"])
     Scorer(job)  # refuse a bad proxy or reduce setting before anything is written
+    return RunPlan(config, indices, truth, job)
+
+
+def compute_scores(plan: RunPlan, store: ScoreStore, console: Console, label: str = "scoring") -> tuple[
+        pl.DataFrame, int, float]:
+    """Score what `store` lacks of the plan's architectures: (scores of all of them, forward passes, seconds)."""
+    indices = plan.indices
+    done = set(store.load()["index"].to_list())
+    todo = [i for i in indices if i not in done]
+    if done and todo:
+        console.print(f"resuming: {len(set(indices) & done)} of {len(indices)} architectures already scored")
+    start = time.perf_counter()
+    if todo:
+        with progress_bar(console, label) as progress:
+            task = progress.add_task(label, total=len(indices), completed=len(indices) - len(todo), rate="")
+
+            def advance(n: int) -> None:
+                progress.advance(task, n)
+                scored = progress.tasks[task].completed - (len(indices) - len(todo))
+                progress.update(task, rate=f"{scored / max(time.perf_counter() - start, 1e-9):.1f} arch/s")
+
+            run_scoring(plan.job, todo, plan.config["workers"], plan.config["chunk"], store.append, advance)
+    seconds = time.perf_counter() - start
+    passes_per_arch = 1 if plan.job.reduce == "first" else len(plan.job.x)
+    scores = store.load().filter(pl.col("index").is_in(indices))
+    return scores, len(todo) * passes_per_arch, seconds
+
+
+def score_run(cfg: DictConfig, run_dir: Path, console: Console | None = None) -> dict[str, Any]:
+    """Score the selected architectures into `run_dir`, resuming what an earlier run there left."""
+    console = console or Console(stderr=True)
+    config = OmegaConf.to_container(cfg, resolve=True)
+    plan = plan_run(config)
     run_dir.mkdir(parents=True, exist_ok=True)
     store = ScoreStore(run_dir, fingerprint(config))
     (run_dir / "config.yaml").write_text(OmegaConf.to_yaml(config))
-    done = set(store.load()["index"].to_list())
-    todo = [i for i in indices if i not in done]
-    if done:
-        console.print(f"resuming {run_dir}: {len(set(indices) & done)} of {len(indices)} architectures already scored")
+    scores, _, seconds = compute_scores(plan, store, console)
 
-    start = time.perf_counter()
-    with progress_bar(console) as progress:
-        task = progress.add_task("scoring", total=len(indices), completed=len(indices) - len(todo), rate="")
-
-        def advance(n: int) -> None:
-            progress.advance(task, n)
-            elapsed = time.perf_counter() - start
-            scored = progress.tasks[task].completed - (len(indices) - len(todo))
-            progress.update(task, rate=f"{scored / max(elapsed, 1e-9):.1f} arch/s")
-
-        run_scoring(job, todo, config["workers"], config["chunk"], store.append, advance)
-    seconds = time.perf_counter() - start
-
-    scores = store.load().filter(pl.col("index").is_in(indices))
     scores.write_parquet(run_dir / "scores.parquet")
-    summary = summarise(scores, truth, seconds, config)
+    summary = summarise(scores, plan.truth, seconds, config)
     names = config["proxy"]["name"], config["space"]["name"], config["data"]["name"]
     title = f"{names[0]} on {names[1]} ({len(scores)} archs, data={names[2]})"
     plot = scatter_plot(scores["score"].to_numpy(),
-                        {d: truth.accuracy[d][scores["index"].to_numpy()] for d in DATASETS},
+                        {d: plan.truth.accuracy[d][scores["index"].to_numpy()] for d in DATASETS},
                         summary["spearman"], title, run_dir / "scatter.png",
-                        ylabel=f"{truth_cfg.get('metric', 'test')} accuracy (%)")
+                        ylabel=f"{config['truth'].get('metric', 'test')} accuracy (%)")
     (run_dir / "summary.json").write_text(json.dumps(summary, indent=2))
 
     tracker = make_tracker(config["tracking"], run_dir, config)
