@@ -89,7 +89,7 @@ def load_sweep(name: str, profile: str | None = None) -> SweepSpec:
     """The sweep `sweeps/<name>.yaml` (or a sweep YAML file given by path), with `profile` applied."""
     path = Path(name) if name.endswith((".yaml", ".yml")) else SWEEPS_DIR / f"{name}.yaml"
     if not path.is_file():
-        raise ConfigError("sweep", name, available_sweeps() + ["or a path to a sweep .yaml"])
+        raise ConfigError("sweep", name, [*available_sweeps(), "or a path to a sweep .yaml"])
     name = path.stem
     raw = yaml.safe_load(path.read_text())
     sampler = raw.get("sampler", "grid")
