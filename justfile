@@ -15,6 +15,14 @@ install:
 score *ARGS:
     {{python}} -m meco_lab.score workers=2 {{ARGS}}
 
+# Run a named sweep from sweeps/ (e.g. `just sweep ablation-n profile=quick sweep.workers=2`)
+sweep NAME *ARGS:
+    {{python}} -m meco_lab.sweep {{NAME}} {{ARGS}}
+
+# Rewrite a sweep's report.md and plots (add --wandb to publish a W&B Report when online)
+report DIR *ARGS:
+    {{python}} -m meco_lab.report {{DIR}} {{ARGS}}
+
 # Run the test suite (the command CI runs)
 test *ARGS:
     {{python}} -m pytest {{ARGS}}

@@ -36,6 +36,7 @@ from meco_lab.sweep_spec import DATASETS, METRICS, Param, SweepSpec
 optuna.logging.set_verbosity(optuna.logging.WARNING)
 # We drive trials with ask/tell and run the heartbeat thread ourselves (see worker_loop).
 warnings.filterwarnings("ignore", message="Heartbeat of storage is supposed to be used with Study.optimize")
+warnings.filterwarnings("ignore", category=optuna.exceptions.ExperimentalWarning)
 
 
 @dataclass(frozen=True)

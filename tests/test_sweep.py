@@ -1,0 +1,147 @@
+"""Sweeps end to end: trials table, report, W&B runs, score cache, resume after a kill, workers, storage."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import optuna
+import polars as pl
+import pytest
+from conftest import REPO
+
+QUICK = ["ablation-n", "profile=quick", "space.sample=40"]
+
+
+def sweep(*args: str, timeout: float = 600) -> subprocess.CompletedProcess:
+    env = {**os.environ, "WANDB_MODE": "offline", "WANDB_SILENT": "true"}
+    return subprocess.run([sys.executable, "-m", "meco_lab.sweep", *args], cwd=REPO, env=env, capture_output=True,
+                          text=True, timeout=timeout)
+
+
+@pytest.fixture(scope="module")
+def quick_sweep(tmp_path_factory):
+    root = tmp_path_factory.mktemp("sweep")
+    done = sweep(*QUICK, f"sweep.dir={root / 'a'}", f"sweep.cache_dir={root / 'cache'}")
+    assert done.returncode == 0, done.stderr
+    return root
+
+
+def test_quick_sweep_leaves_trials_report_and_wandb_runs(quick_sweep):
+    trials = pl.read_parquet(quick_sweep / "a" / "trials.parquet")
+    assert len(trials) == 12 and sorted(set(trials["proxy.n"])) == [2, 4, 6, 8, 12, 16]
+    assert sorted(trials["seed"].to_list()) == [0] * 6 + [1] * 6
+    assert (trials["n_archs"] == 40).all() and (trials["forward_passes"] == 40).all()
+    n8 = trials.filter(pl.col("proxy.n") == 8)["spearman_cifar10"]
+    assert (n8 > 0.7).all()
+    report = (quick_sweep / "a" / "report.md").read_text()
+    assert "| 8 | cifar10 |" in report and "0.900" in report  # the paper's Table 5 value beside ours
+    assert (quick_sweep / "a" / "rho.png").stat().st_size > 10_000
+    runs = list((quick_sweep / "a" / "wandb").glob("offline-run-*"))
+    assert len(runs) == 6
+    assert b"ablation-n-quick" in next(runs[0].glob("run-*.wandb")).read_bytes()  # the W&B group
+
+
+def test_identical_trials_run_no_forward_pass(quick_sweep):
+    """A second sweep over the same settings takes every score from the cache."""
+    done = sweep(*QUICK, f"sweep.dir={quick_sweep / 'b'}", f"sweep.cache_dir={quick_sweep / 'cache'}",
+                 "sweep.tracking=none")
+    assert done.returncode == 0, done.stderr
+    first = pl.read_parquet(quick_sweep / "a" / "trials.parquet").sort("proxy.n", "seed")
+    again = pl.read_parquet(quick_sweep / "b" / "trials.parquet").sort("proxy.n", "seed")
+    assert again["forward_passes"].sum() == 0 and again["cache_hit"].all()
+    assert again["spearman_cifar10"].to_list() == first["spearman_cifar10"].to_list()
+
+
+def test_rerunning_a_finished_sweep_runs_nothing(quick_sweep):
+    done = sweep(*QUICK, f"sweep.dir={quick_sweep / 'a'}", f"sweep.cache_dir={quick_sweep / 'cache'}")
+    assert done.returncode == 0, done.stderr
+    study = optuna.load_study(study_name="ablation-n-quick", storage=f"sqlite:///{quick_sweep / 'a' / 'optuna.db'}")
+    assert len(study.trials) == 6 and all(t.state.name == "COMPLETE" for t in study.trials)
+
+
+def test_killed_sweep_resumes_with_every_trial_exactly_once(tmp_path):
+    args = [sys.executable, "-m", "meco_lab.sweep", "hooks", "profile=quick", "space.sample=120",
+            f"sweep.dir={tmp_path}", f"sweep.cache_dir={tmp_path / 'cache'}", "sweep.tracking=none"]
+    proc = subprocess.Popen(args, cwd=REPO, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                            start_new_session=True)
+    storage = f"sqlite:///{tmp_path / 'optuna.db'}"
+    deadline = time.time() + 180
+    states: list[str] = []
+    while time.time() < deadline:
+        time.sleep(0.3)
+        try:
+            states = [t.state.name for t in optuna.load_study(study_name="hooks-quick", storage=storage).trials]
+        except Exception:  # the study is not created yet
+            continue
+        if "COMPLETE" in states and "RUNNING" in states:
+            break
+    os.killpg(proc.pid, signal.SIGKILL)
+    proc.wait()
+    assert "COMPLETE" in states and "RUNNING" in states, states
+
+    done = subprocess.run(args, cwd=REPO, capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
+    trials = optuna.load_study(study_name="hooks-quick", storage=storage).trials
+    complete = [t.params["proxy.hooks"] for t in trials if t.state.name == "COMPLETE"]
+    assert sorted(complete) == ["cells", "leaves", "reference"]
+    assert any(t.state.name == "FAIL" for t in trials)  # the interrupted trial, redone
+    table = pl.read_parquet(tmp_path / "trials.parquet")
+    assert len(table) == 6 and table.select("proxy.hooks", "seed").is_unique().all()
+
+
+def test_two_workers_on_postgresql(tmp_path, postgres_url, quick_sweep):
+    done = sweep(*QUICK, "sweep.workers=2", f"sweep.storage={postgres_url}", f"sweep.dir={tmp_path}",
+                 f"sweep.cache_dir={tmp_path / 'cache'}", "sweep.tracking=none")
+    assert done.returncode == 0, done.stderr
+    study = optuna.load_study(study_name="ablation-n-quick", storage=postgres_url)
+    assert sorted(t.params["proxy.n"] for t in study.trials if t.state.name == "COMPLETE") == [2, 4, 6, 8, 12, 16]
+    ours = pl.read_parquet(tmp_path / "trials.parquet").sort("proxy.n", "seed")
+    one_worker = pl.read_parquet(quick_sweep / "a" / "trials.parquet").sort("proxy.n", "seed")
+    assert ours["spearman_cifar10"].to_list() == one_worker["spearman_cifar10"].to_list()
+
+
+def test_tpe_sweep_reports_tuned_and_held_out_rho(tmp_path):
+    done = sweep("tune-meco", "profile=quick", "space.sample=40", f"sweep.dir={tmp_path}",
+                 f"sweep.cache_dir={tmp_path / 'cache'}", "sweep.tracking=none")
+    assert done.returncode == 0, done.stderr
+    trials = pl.read_parquet(tmp_path / "trials.parquet")
+    assert trials["trial"].n_unique() == 6
+    assert {"tune_spearman_cifar10", "holdout_spearman_cifar10"} <= set(trials.columns)
+    report = (tmp_path / "report.md").read_text()
+    assert "held-out half" in report and "tuning half" in report
+
+
+@pytest.mark.parametrize(("args", "key"), [
+    (["no-such-sweep"], "sweep"),
+    (["ablation-n", "proxy.nope=3"], "proxy.nope"),
+    (["ablation-n", "data.size=big"], "data.size"),
+    (["ablation-n", "profile=huge"], "profile"),
+    (["ablation-n", "sweep.workers=two"], "sweep.workers"),
+    (["ablation-n", "sweep.storage=postgresql://nobody@127.0.0.1:1/none"], "sweep.storage"),
+])
+def test_bad_input_fails_in_one_line_before_work(tmp_path, args, key):
+    done = sweep(*args, f"sweep.dir={tmp_path / 'dir'}", f"sweep.cache_dir={tmp_path / 'cache'}")
+    err = done.stderr.strip()
+    assert done.returncode != 0 and "Traceback" not in err and len(err.splitlines()) == 1, done.stderr
+    assert key in err
+    assert not (tmp_path / "cache").exists()
+
+
+def test_bad_parameter_path_in_a_sweep_file(tmp_path):
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("base: [proxy=meco]\nparams:\n  proxy.width: [1, 2]\nseeds: [0]\n")
+    done = sweep(str(bad), f"sweep.dir={tmp_path / 'dir'}")
+    assert done.returncode != 0 and len(done.stderr.strip().splitlines()) == 1 and "proxy.width" in done.stderr
+
+
+def test_wrong_value_type_in_a_sweep_file(tmp_path):
+    bad = tmp_path / "typed.yaml"
+    bad.write_text(json.dumps({"base": ["proxy=meco_opt"], "params": {"proxy.n": [4, "eight"]}, "seeds": [0]}))
+    done = sweep(str(bad), f"sweep.dir={tmp_path / 'dir'}")
+    err = done.stderr.strip()
+    assert done.returncode != 0 and len(err.splitlines()) == 1 and "proxy.n" in err and "eight" in err, err
