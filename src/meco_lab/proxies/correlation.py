@@ -1,4 +1,4 @@
-"""Pearson correlation matrices of feature maps and their minimum eigenvalues, batched."""
+"""Pearson correlation matrices of feature maps, batched."""
 
 from __future__ import annotations
 
@@ -18,15 +18,3 @@ def correlation(features: torch.Tensor) -> torch.Tensor:
     var = gram.diagonal(dim1=-2, dim2=-1)
     inv_std = torch.where(var > 0, var.rsqrt(), torch.zeros_like(var))
     return (gram * inv_std.unsqueeze(-1) * inv_std.unsqueeze(-2)).clamp_(-1.0, 1.0)
-
-
-def min_eigenvalues(corr: torch.Tensor, observations: int) -> torch.Tensor:
-    """Smallest eigenvalue of each symmetric (..., C, C) correlation matrix, in float64.
-
-    With L observations a correlation matrix has rank at most L - 1, so when L - 1 < C its minimum
-    eigenvalue is exactly 0 and no solve is needed (the reference solver returns rounding noise there).
-    """
-    size = corr.shape[-1]
-    if observations - 1 < size:
-        return torch.zeros(corr.shape[:-2], dtype=torch.float64, device=corr.device)
-    return torch.linalg.eigvalsh(corr)[..., 0]

@@ -8,14 +8,15 @@ is the sum over modules, dropping NaN/inf terms. Reference: github.com/HamsterMi
 
 from __future__ import annotations
 
-import random
+import hashlib
 from collections import defaultdict
 
+import numpy as np
 import torch
 
 from meco_lab.errors import ConfigError
 from meco_lab.proxies.base import PROXIES, Proxy
-from meco_lab.proxies.correlation import correlation, min_eigenvalues
+from meco_lab.proxies.correlation import correlation
 from meco_lab.proxies.hook_sets import hook_filter
 from meco_lab.spaces.base import Candidate, FeatureProbe, Site
 
@@ -64,40 +65,61 @@ def meco_sum(probes: list[FeatureProbe], keep) -> float:
     return total
 
 
+_GOLDEN = np.uint64(0x9E3779B97F4A7C15)
+
+
+def _splitmix64(z: np.ndarray) -> np.ndarray:
+    """SplitMix64's output function, element-wise on uint64 (wrapping arithmetic)."""
+    z = (z ^ (z >> np.uint64(30))) * np.uint64(0xBF58476D1CE4E5B9)
+    z = (z ^ (z >> np.uint64(27))) * np.uint64(0x94D049BB133111EB)
+    return z ^ (z >> np.uint64(31))
+
+
+def channel_samples(key: str, names: list[str], channels: int, n: int) -> np.ndarray:
+    """The n channels MeCo_opt keeps at each named site (one row per name), out of `channels`.
+
+    A site's channels are the n lowest of `channels` keyed hashes, seeded by the architecture key
+    and the module name: reproducible, independent per site and of run order, and vectorised.
+    """
+    seeds = np.array([int.from_bytes(hashlib.blake2b(f"{key}/{name}".encode(), digest_size=8).digest(), "little")
+                      for name in names], dtype=np.uint64)
+    with np.errstate(over="ignore"):
+        ranks = _splitmix64(seeds[:, None] + np.arange(1, channels + 1, dtype=np.uint64)[None, :] * _GOLDEN)
+    return np.argsort(ranks, axis=1, kind="stable")[:, :n]
+
+
 def channel_sample(key: str, site: Site, channels: int, n: int) -> list[int]:
-    """The n channels MeCo_opt keeps at `site`, seeded by the architecture key and the module name."""
-    return random.Random(f"{key}/{site.name}").sample(range(channels), n)
+    """The n channels MeCo_opt keeps at `site` (see `channel_samples`)."""
+    return channel_samples(key, [site.name], channels, n)[0].tolist()
 
 
 def meco_opt_sum(probes: list[FeatureProbe], keep, n: int, key: str) -> float:
     """MeCo_opt: per kept site, the minimum eigenvalue over n sampled channels, scaled by C/n.
 
-    Each site draws its own channels, as each hook does in the reference. When C <= n every channel
-    is kept and the term is the plain MeCo term (scale C/C = 1).
+    Each site draws its own channels, as each hook does in the reference. A channel subset's
+    correlation is a sub-matrix of the full one, so each feature's C x C matrix is formed once (batched
+    per shape) and every site's n x n block is gathered from it. When C <= n every channel is kept and
+    the term is the plain MeCo term (scale C/C = 1).
     """
-    subs: dict[tuple[int, int], list[torch.Tensor]] = defaultdict(list)
-    scales: dict[tuple[int, int], list[float]] = defaultdict(list)
+    groups: dict[tuple[int, int], list[tuple[torch.Tensor, list[str]]]] = defaultdict(list)
     for probe in probes:
-        sites = [site for site in probe.sites if keep(site)]
-        f = first_sample(probe) if sites else None
-        if f is None:
-            continue
-        channels, length = f.shape
-        rows = correlation(f)  # C x C; a channel subset's correlation is the sub-matrix
-        for site in sites:
-            if channels > n:
-                idx = torch.tensor(channel_sample(key, site, channels, n))
-                sub, scale = rows[idx][:, idx], channels / n
-            else:
-                sub, scale = rows, 1.0
-            subs[(sub.shape[0], length)].append(sub)
-            scales[(sub.shape[0], length)].append(scale)
+        names = [site.name for site in probe.sites if keep(site)]
+        f = first_sample(probe) if names else None
+        if f is not None:
+            groups[tuple(f.shape)].append((f, names))
     total = 0.0
-    for (size, length), mats in subs.items():
-        if length - 1 < size:
+    for (channels, length), items in groups.items():
+        size = min(channels, n)
+        if length - 1 < size:  # every block is rank-deficient: its minimum eigenvalue is exactly 0
             continue
-        mins = min_eigenvalues(torch.stack(mats).cpu(), length)
-        total += finite_sum(mins * torch.tensor(scales[(size, length)], dtype=torch.float64))
+        corr = correlation(stack_rows([f for f, _ in items])).cpu()
+        owner = torch.tensor([k for k, (_, names) in enumerate(items) for _ in names])
+        if channels > n:
+            idx = torch.from_numpy(channel_samples(key, [nm for _, names in items for nm in names], channels, n))
+            blocks = corr[owner[:, None, None], idx[:, :, None], idx[:, None, :]]
+        else:
+            blocks = corr[owner]
+        total += finite_sum(torch.linalg.eigvalsh(blocks)[:, 0] * (channels / size))
     return total
 
 
