@@ -23,6 +23,13 @@ sweep NAME *ARGS:
 report DIR *ARGS:
     {{python}} -m meco_lab.report {{DIR}} {{ARGS}}
 
+# Reproduce the paper's TSS numbers (Tables 1, 3, 5, 12): run the sweeps, print paper vs ours, write docs/paper.md
+paper PROFILE="":
+    {{python}} -m meco_lab.sweep random-vs-real sweep.workers=2 {{ if PROFILE != "" { "profile=" + PROFILE } else { "" } }}
+    {{python}} -m meco_lab.sweep ablation-n sweep.workers=2 {{ if PROFILE != "" { "profile=" + PROFILE } else { "" } }}
+    {{python}} -m meco_lab.sweep seeds sweep.workers=2 {{ if PROFILE != "" { "profile=" + PROFILE } else { "" } }}
+    {{python}} -m meco_lab.reproduce {{ if PROFILE != "" { "--profile " + PROFILE + " --out docs/paper-" + PROFILE + ".md" } else { "" } }}
+
 # Run the test suite (the command CI runs)
 test *ARGS:
     {{python}} -m pytest {{ARGS}}

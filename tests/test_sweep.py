@@ -145,3 +145,28 @@ def test_wrong_value_type_in_a_sweep_file(tmp_path):
     done = sweep(str(bad), f"sweep.dir={tmp_path / 'dir'}")
     err = done.stderr.strip()
     assert done.returncode != 0 and len(err.splitlines()) == 1 and "proxy.n" in err and "eight" in err, err
+
+
+def test_report_cli_and_offline_wandb_publish(quick_sweep):
+    (quick_sweep / "a" / "report.md").unlink()
+    env = {**os.environ, "WANDB_MODE": "offline"}
+    done = subprocess.run([sys.executable, "-m", "meco_lab.report", str(quick_sweep / "a"), "--wandb"], cwd=REPO,
+                          env=env, capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
+    assert "W&B report not published" in done.stdout + done.stderr
+    assert "| 4 | cifar100 |" in (quick_sweep / "a" / "report.md").read_text()
+
+
+def test_reproduce_table_reads_finished_sweeps(quick_sweep, tmp_path):
+    sweeps = tmp_path / "sweeps"
+    sweeps.mkdir()
+    (sweeps / "ablation-n-quick").symlink_to(quick_sweep / "a")
+    out = tmp_path / "paper.md"
+    done = subprocess.run([sys.executable, "-m", "meco_lab.reproduce", "--sweeps-dir", str(sweeps), "--profile",
+                           "quick", "--out", str(out)], cwd=REPO, capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
+    doc = out.read_text()
+    trials = pl.read_parquet(quick_sweep / "a" / "trials.parquet").filter(pl.col("proxy.n") == 8)
+    ours = trials["spearman_cifar10"].mean()
+    assert f"| Table 5 MeCo_opt n=8 (rho) | cifar10 | 0.900 | {ours:.3f}" in doc
+    assert "| Table 1 MeCo, real data (rho) | - | - | not run |" in doc
