@@ -14,6 +14,9 @@ import polars as pl
 import pytest
 from conftest import REPO
 
+from meco_lab.sweep_runner import SweepSettings, validate
+from meco_lab.sweep_spec import available_sweeps, load_sweep
+
 QUICK = ["ablation-n", "profile=quick", "space.sample=40"]
 
 
@@ -170,3 +173,12 @@ def test_reproduce_table_reads_finished_sweeps(quick_sweep, tmp_path):
     ours = trials["spearman_cifar10"].mean()
     assert f"| Table 5 MeCo_opt n=8 (rho) | cifar10 | 0.900 | {ours:.3f}" in doc
     assert "| Table 1 MeCo, real data (rho) | - | - | not run |" in doc
+
+
+@pytest.mark.parametrize("name", available_sweeps())
+def test_every_sweep_and_its_quick_profile_composes(name, tmp_path):
+    """Each shipped sweep's points (quick profile and full) compose into valid configs."""
+    for profile in ("quick", None):
+        spec = load_sweep(name, profile)
+        assert spec.budget >= 2 and spec.seeds
+        validate(spec, SweepSettings(dir=tmp_path / str(profile), tracking="none"))
