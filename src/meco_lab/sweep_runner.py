@@ -136,7 +136,8 @@ def prepare_study(spec: SweepSpec, settings: SweepSettings, study: optuna.Study)
     pending = {point_key(t.params) for t in trials if t.state in (TrialState.COMPLETE, TrialState.WAITING,
                                                                   TrialState.RUNNING)}
     for t in trials:
-        if t.state == TrialState.FAIL and t.params and point_key(t.params) not in pending:
+        if (t.state == TrialState.FAIL and t.params and not t.user_attrs.get("discarded")
+                and point_key(t.params) not in pending):
             study.enqueue_trial(t.params, user_attrs={"retry_of": t.number})
             pending.add(point_key(t.params))
 
@@ -221,9 +222,10 @@ def worker_loop(spec: SweepSpec, settings: SweepSettings, quiet: bool = False) -
         trial = study.ask(distributions)
         params = dict(trial.params)
         if spec.sampler == "grid" and "fixed_params" not in study._storage.get_trial_system_attrs(trial._trial_id):
-            study.tell(trial, state=TrialState.FAIL)  # another worker took the last point meanwhile
+            trial.set_user_attr("discarded", True)  # another worker took the last point meanwhile
+            study.tell(trial, state=TrialState.FAIL)
             return
-        if point_key(params) in done:
+        if spec.sampler == "grid" and point_key(params) in done:
             study.tell(trial, state=TrialState.PRUNED)  # a duplicate of a finished point: never rerun
             continue
         with get_heartbeat_thread(trial._trial_id, study._storage):  # lets other machines spot a dead trial
