@@ -27,17 +27,9 @@ from meco_lab.errors import ConfigError
 from meco_lab.inputs.cifar import load_cifar10, load_cifar100
 from meco_lab.inputs.cifar10_jpeg import load_cifar10_jpeg
 from meco_lab.inputs.imagenet16 import load_imagenet16
+from meco_lab.training.datasets import NUM_CLASSES, check_root, default_cache_dir
 
-NUM_CLASSES = {"cifar10": 10, "cifar100": 100, "imagenet16": 120}
-TRUTH_DATASET = {"cifar10": "cifar10", "cifar100": "cifar100", "imagenet16": "ImageNet16-120"}
-"""Training dataset -> its column in the built-in NATS-Bench table."""
-SIDE = {"cifar10": 32, "cifar100": 32, "imagenet16": 16}
 _FOLDER_LOADERS = {"cifar10": load_cifar10, "cifar100": load_cifar100, "imagenet16": load_imagenet16}
-
-
-def default_cache_dir() -> Path:
-    """`$MECO_LAB_CACHE`, else `~/.cache/meco_lab`."""
-    return Path(os.environ.get("MECO_LAB_CACHE", "~/.cache/meco_lab")).expanduser()
 
 
 def _save_npy_atomic(path: Path, array: np.ndarray) -> None:
@@ -46,6 +38,7 @@ def _save_npy_atomic(path: Path, array: np.ndarray) -> None:
     try:
         with os.fdopen(fd, "wb") as f:
             np.save(f, array)
+        os.chmod(tmp, 0o644)  # mkstemp makes it 0600; the cache may be shared
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
@@ -57,6 +50,15 @@ def jpeg_cache_paths(npz: Path, cache_dir: Path, split: str) -> tuple[Path, Path
     st = npz.stat()
     key = f"{npz.stem}-{st.st_size}-{st.st_mtime_ns}"
     return cache_dir / f"{key}.{split}.x.npy", cache_dir / f"{key}.{split}.y.npy"
+
+
+def ensure_jpeg_cache(npz: str | os.PathLike[str], cache_dir: str | os.PathLike[str] | None = None) -> None:
+    """Decode the train and test splits of the JPEG archive into the cache unless they are there already."""
+    npz = Path(npz)
+    cache = Path(cache_dir).expanduser() if cache_dir is not None else default_cache_dir()
+    for split in ("train", "test"):
+        if not all(p.is_file() for p in jpeg_cache_paths(npz, cache, split)):
+            load_cifar10_jpeg_cached(npz, split, cache)
 
 
 def load_cifar10_jpeg_cached(npz: str | os.PathLike[str], split: str,
@@ -75,25 +77,6 @@ def load_cifar10_jpeg_cached(npz: str | os.PathLike[str], split: str,
         _save_npy_atomic(x_path, x.numpy())
         return x, y
     return torch.from_numpy(np.load(x_path)), torch.from_numpy(np.load(y_path))
-
-
-def check_root(name: str, root: str | os.PathLike[str] | None) -> Path:
-    """The dataset location `root`, checked to exist and to suit `name`; one-line ConfigError otherwise."""
-    if name not in NUM_CLASSES:
-        raise ConfigError("data.name", name, list(NUM_CLASSES))
-    expected = {
-        "cifar10": "a folder of the CIFAR-10 python batches or the CIFAR-10 JPEG archive .npz",
-        "cifar100": "a folder of the CIFAR-100 python version (cifar-100-python/)",
-        "imagenet16": "a folder of the ImageNet16 pickles (train_data_batch_*, val_data)",
-    }[name]
-    if root is None or str(root) == "":
-        raise ConfigError("data.root", root, expected)
-    path = Path(root).expanduser()
-    if not path.exists():
-        raise ConfigError("data.root", str(root), f"an existing path: {expected}")
-    if path.is_file() and not (name == "cifar10" and path.suffix == ".npz"):
-        raise ConfigError("data.root", str(root), expected)
-    return path
 
 
 def load_split(name: str, root: str | os.PathLike[str], split: str,
@@ -161,8 +144,7 @@ class ImageDataModule(L.LightningDataModule):
 
     def prepare_data(self) -> None:
         if self.root.is_file():  # decode the JPEG archive once, into the cache
-            for split in ("train", "test"):
-                load_cifar10_jpeg_cached(self.root, split, self.cache_dir)
+            ensure_jpeg_cache(self.root, self.cache_dir)
 
     def _load(self, split: str, count: int | None, key: str) -> ImageTensors:
         x, y = load_split(self.name, self.root, split, self.cache_dir)

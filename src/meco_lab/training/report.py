@@ -1,0 +1,127 @@
+"""The retrain report: per-architecture test accuracy mean ± std over seeds, as markdown, CSV and W&B."""
+
+from __future__ import annotations
+
+import math
+import os
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import polars as pl
+from rich.table import Table
+
+from meco_lab.errors import ConfigError
+
+COLUMNS = ("arch", "nats_index", "dataset", "protocol", "epochs", "seeds", "test_acc_mean", "test_acc_std",
+           "test_acc_per_seed", "params", "train_seconds_mean", "train_seconds_total", "benchmark_test_acc")
+
+
+def mean_std(values: list[float]) -> tuple[float, float]:
+    """Mean and population std (ddof=0; 0 for one value)."""
+    array = np.asarray(values, dtype=np.float64)
+    return float(array.mean()), float(array.std())
+
+
+def summarise(results: list[dict[str, Any]], benchmark: dict[str, float | None], dataset: str,
+              protocol: str) -> pl.DataFrame:
+    """One row per architecture from the per-seed results (each: arch, index, seed, test_acc, params, seconds, ...)."""
+    rows = []
+    for arch in dict.fromkeys(r["arch"] for r in results):
+        mine = sorted((r for r in results if r["arch"] == arch), key=lambda r: r["seed"])
+        accs = [r["test_acc"] for r in mine]
+        seconds = [r["train_seconds"] for r in mine]
+        mean, std = mean_std(accs)
+        epochs = sorted({r["epochs_trained"] for r in mine})
+        rows.append({
+            "arch": arch,
+            "nats_index": mine[0]["nats_index"],
+            "dataset": dataset,
+            "protocol": protocol,
+            "epochs": "/".join(str(e) for e in epochs) + f" of {mine[0]['epochs_protocol']}",
+            "seeds": " ".join(str(r["seed"]) for r in mine),
+            "test_acc_mean": mean,
+            "test_acc_std": std,
+            "test_acc_per_seed": " ".join(f"{a:.2f}" for a in accs),
+            "params": mine[0]["params"],
+            "train_seconds_mean": float(np.mean(seconds)),
+            "train_seconds_total": float(np.sum(seconds)),
+            "benchmark_test_acc": benchmark.get(arch),
+        })
+    schema = {"nats_index": pl.Int64, "params": pl.Int64, "benchmark_test_acc": pl.Float64}
+    return pl.DataFrame(rows, schema_overrides=schema).select(COLUMNS)
+
+
+def _fmt(value: float | None, digits: int = 2) -> str:
+    return "n/a" if value is None or (isinstance(value, float) and math.isnan(value)) else f"{value:.{digits}f}"
+
+
+def markdown(table: pl.DataFrame, title: str, notes: list[str]) -> str:
+    head = ["architecture", "NATS index", "test acc. (%) mean ± std", "seeds", "epochs", "params",
+            "train time / seed (s)", "benchmark acc. (%)"]
+    lines = [f"# {title}", "", "| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
+    for row in table.iter_rows(named=True):
+        index = "-" if row["nats_index"] is None else str(row["nats_index"])
+        arch = row["arch"].replace("|", "\\|")  # a bare | would end the table cell
+        lines.append(
+            f"| `{arch}` | {index} | {row['test_acc_mean']:.2f} ± {row['test_acc_std']:.2f} "
+            f"| {row['seeds']} | {row['epochs']} | {row['params']:,} | {row['train_seconds_mean']:.1f} "
+            f"| {_fmt(row['benchmark_test_acc'])} |")
+    lines += [""] + [f"- {note}" for note in notes] + [""]
+    return "\n".join(lines)
+
+
+def rich_table(table: pl.DataFrame, title: str) -> Table:
+    out = Table(title=title)
+    for column in ("architecture", "test acc. %", "seeds", "epochs", "params", "s / seed", "benchmark %"):
+        out.add_column(column, justify="left" if column == "architecture" else "right",
+                       no_wrap=column != "architecture")
+    for row in table.iter_rows(named=True):
+        name = row["arch"] if row["nats_index"] is None else f"#{row['nats_index']} {row['arch']}"
+        out.add_row(name, f"{row['test_acc_mean']:.2f} ± {row['test_acc_std']:.2f}", row["seeds"], row["epochs"],
+                    f"{row['params']:,}", f"{row['train_seconds_mean']:.1f}", _fmt(row["benchmark_test_acc"]))
+    return out
+
+
+def write_report(run_dir: Path, table: pl.DataFrame, title: str, notes: list[str]) -> None:
+    """final_accuracy.csv and final_accuracy.md in `run_dir`, each replaced atomically."""
+    for name, text in (("final_accuracy.md", markdown(table, title, notes)), ("final_accuracy.csv", None)):
+        path = run_dir / name
+        tmp = path.with_name(name + ".tmp")
+        if text is None:
+            table.write_csv(tmp)
+        else:
+            tmp.write_text(text)
+        os.replace(tmp, path)
+
+
+def log_wandb(tracking: dict[str, Any], run_dir: Path, config: dict[str, Any], table: pl.DataFrame,
+              histories: dict[str, pl.DataFrame]) -> None:
+    """One W&B run (offline by default): config, the final table, per-arch summary metrics and the epoch curves."""
+    name = tracking.get("name")
+    if name == "none":
+        return
+    if name != "wandb":
+        raise ConfigError("tracking.name", name, ("none", "wandb"))
+    mode = tracking.get("mode", "offline")
+    if mode not in ("offline", "online", "disabled"):
+        raise ConfigError("tracking.mode", mode, ("offline", "online", "disabled"))
+    os.environ.setdefault("WANDB_SILENT", "true")
+    import wandb
+
+    run = wandb.init(project=tracking.get("project", "meco_lab"), mode=mode, dir=str(run_dir), config=config,
+                     group=tracking.get("group"), name=tracking.get("run_name"), tags=list(tracking.get("tags") or []),
+                     job_type="retrain", reinit="create_new")
+    try:
+        for row in table.iter_rows(named=True):
+            key = row["arch"] if row["nats_index"] is None else f"nats-{row['nats_index']}"
+            for column in ("test_acc_mean", "test_acc_std", "params", "train_seconds_mean"):
+                run.summary[f"{column}/{key}"] = row[column]
+            if row["benchmark_test_acc"] is not None:
+                run.summary[f"benchmark_test_acc/{key}"] = row["benchmark_test_acc"]
+        payload: dict[str, Any] = {"final_accuracy": wandb.Table(columns=table.columns, data=table.rows())}
+        for key, history in histories.items():
+            payload[f"history/{key}"] = wandb.Table(columns=history.columns, data=history.rows())
+        run.log(payload)
+    finally:
+        run.finish()
