@@ -30,6 +30,18 @@ paper PROFILE="":
     {{python}} -m meco_lab.sweep seeds sweep.workers=2 {{ if PROFILE != "" { "profile=" + PROFILE } else { "" } }}
     {{python}} -m meco_lab.reproduce {{ if PROFILE != "" { "--profile " + PROFILE + " --out docs/paper-" + PROFILE + ".md" } else { "" } }}
 
+# Rank a space by proxy score and report the top-k's benchmark accuracy (writes selection.json)
+search *ARGS:
+    {{python}} -m meco_lab.search {{ARGS}}
+
+# Retrain architectures with Lightning (e.g. `just retrain arch=best profile=smoke`)
+retrain *ARGS:
+    {{python}} -m meco_lab.retrain {{ARGS}}
+
+# NB201 training throughput (images/s) under the nb201 protocol on this machine
+bench-train *ARGS:
+    {{python}} benchmarks/bench_train.py {{ARGS}}
+
 # Run the test suite (the command CI runs)
 test *ARGS:
     {{python}} -m pytest {{ARGS}}
