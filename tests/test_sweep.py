@@ -153,8 +153,8 @@ def test_wrong_value_type_in_a_sweep_file(tmp_path):
 def test_report_cli_and_offline_wandb_publish(quick_sweep):
     (quick_sweep / "a" / "report.md").unlink()
     env = {**os.environ, "WANDB_MODE": "offline"}
-    done = subprocess.run([sys.executable, "-m", "meco_lab.report", str(quick_sweep / "a"), "--wandb"], cwd=REPO,
-                          env=env, capture_output=True, text=True)
+    done = subprocess.run([sys.executable, "-m", "meco_lab.report", str(quick_sweep / "a"), "--wandb", "--refresh"],
+                          cwd=REPO, env=env, capture_output=True, text=True)
     assert done.returncode == 0, done.stderr
     assert "W&B report not published" in done.stdout + done.stderr
     assert "| 4 | cifar100 |" in (quick_sweep / "a" / "report.md").read_text()

@@ -100,10 +100,13 @@ def write_report(sweep_dir: Path, publish_wandb: bool = False, console: Console 
     spec = json.loads((sweep_dir / "sweep.json").read_text())
     trials = pl.read_parquet(sweep_dir / "trials.parquet")
     keys = list(spec["params"])
+    finished = trials["trial"].n_unique()
+    status = "" if finished >= spec["trials"] else (
+        f"**Partial: {finished} of {spec['trials']} trials finished**; repeat the sweep command to resume. ")
     lines = [f"# Sweep `{spec['name']}`" + (f" (profile {spec['profile']})" if spec.get("profile") else ""), "",
              spec["description"], "",
              f"Made by `{sweep_command(spec)}`; this report by `python -m meco_lab.report {sweep_dir}`.", "",
-             f"{trials['trial'].n_unique()} trials, {len(trials)} scoring runs (trial x seed), "
+             f"{status}{finished} trials, {len(trials)} scoring runs (trial x seed), "
              f"{int(trials['forward_passes'].sum())} forward passes, "
              f"{int(trials['cache_hit'].sum())} runs served from the score cache, "
              f"{trials['n_archs'].max()} architectures each; Spearman rho against NATS-Bench TSS test accuracy.", ""]
@@ -174,7 +177,13 @@ def main() -> None:
     parser = argparse.ArgumentParser(description="Write a sweep's report.md and plots.")
     parser.add_argument("sweep_dir", type=Path)
     parser.add_argument("--wandb", action="store_true", help="also publish a W&B Report (when online)")
+    parser.add_argument("--refresh", action="store_true",
+                        help="first rebuild trials.parquet from the study's storage (a sweep still running or stopped)")
     args = parser.parse_args()
+    if args.refresh and (args.sweep_dir / "sweep.json").exists():
+        from meco_lab.sweep_runner import refresh_trials_table
+
+        refresh_trials_table(args.sweep_dir)
     if not (args.sweep_dir / "trials.parquet").exists():
         raise SystemExit(f"error: sweep_dir={str(args.sweep_dir)!r} is not allowed: expected a sweep dir "
                          "holding trials.parquet")

@@ -251,12 +251,22 @@ def trials_table(study: optuna.Study) -> pl.DataFrame:
     return pl.DataFrame(rows) if rows else pl.DataFrame()
 
 
+def refresh_trials_table(sweep_dir: Path) -> pl.DataFrame:
+    """Rewrite trials.parquet from the study's storage, e.g. for a report on a sweep still running or stopped."""
+    spec = json.loads((sweep_dir / "sweep.json").read_text())
+    name = spec["name"] if not spec.get("profile") else f"{spec['name']}-{spec['profile']}"
+    storage = spec.get("storage") or f"sqlite:///{(sweep_dir / 'optuna.db').resolve()}"
+    table = trials_table(optuna.load_study(study_name=name, storage=storage))
+    table.write_parquet(sweep_dir / "trials.parquet")
+    return table
+
+
 def run_sweep(spec: SweepSpec, settings: SweepSettings, console: Console | None = None) -> pl.DataFrame:
     """Validate, then run (or resume) the sweep; writes sweep.json and trials.parquet into the sweep dir."""
     console = console or Console(stderr=True)
     validate(spec, settings)
     (settings.dir / "sweep.json").write_text(json.dumps(
-        {**spec.to_dict(), "overrides": list(settings.overrides)}, indent=2))
+        {**spec.to_dict(), "overrides": list(settings.overrides), "storage": settings.storage_url}, indent=2))
     with open(settings.dir / ".sweep.lock", "a") as lock:
         if settings.local:
             try:
