@@ -8,6 +8,7 @@ ours and the difference, and writes it to docs/paper.md with the commands that m
 from __future__ import annotations
 
 import argparse
+import json
 from pathlib import Path
 
 import polars as pl
@@ -48,7 +49,22 @@ def collect(sweeps_dir: Path, profile: str | None) -> list[dict]:
     return out
 
 
-def render(entries: list[dict], profile: str | None) -> tuple[Table, str]:
+def sweep_commands(sweeps_dir: Path, profile: str | None) -> list[str]:
+    """The command that made each sweep read here, from its sweep.json (overrides included)."""
+    from meco_lab.report import sweep_command
+
+    commands = []
+    for sweep in dict.fromkeys(row[1] for row in ROWS):
+        spec_file = sweeps_dir / (sweep if profile is None else f"{sweep}-{profile}") / "sweep.json"
+        if spec_file.exists():
+            spec = json.loads(spec_file.read_text())
+            finished = pl.read_parquet(spec_file.parent / "trials.parquet")["trial"].n_unique()
+            note = "" if finished >= spec["trials"] else f" (partial: {finished} of {spec['trials']} trials)"
+            commands.append(f"- `{sweep_command(spec)} sweep.workers=2`{note}")
+    return commands
+
+
+def render(entries: list[dict], profile: str | None, commands: list[str]) -> tuple[Table, str]:
     table = Table(title="MeCo paper (NATS-Bench TSS) vs meco_lab")
     for col in ("result", "dataset", "paper", "ours (mean ± std)", "diff", "seeds", "archs"):
         table.add_column(col)
@@ -66,12 +82,14 @@ def render(entries: list[dict], profile: str | None) -> tuple[Table, str]:
     suffix = f" profile={profile}" if profile else ""
     doc = "\n".join([
         "# The MeCo paper's TSS numbers, reproduced", "",
-        f"Made by `just paper{suffix}`, which runs `python -m meco_lab.sweep NAME sweep.workers=2{suffix}` for "
-        "random-vs-real, ablation-n and seeds, then `python -m meco_lab.reproduce"
-        + (f" --profile {profile}" if profile else "") + "`.", "",
+        f"`just paper{suffix}` runs `python -m meco_lab.sweep NAME sweep.workers=2{suffix}` for random-vs-real, "
+        "ablation-n and seeds, then `python -m meco_lab.reproduce" + (f" --profile {profile}" if profile else "")
+        + "`, which wrote this file from the sweeps run as listed below.", "",
         "Spearman rho against NATS-Bench TSS 200-epoch test accuracy (built-in table), mean ± std over the "
         "sweep's seeds (inputs and weights re-drawn per seed). 'Real data' is one CIFAR-10 image "
-        "(built-in sample) for all three datasets, as the paper's default.", "", *md, ""])
+        "(built-in sample) for all three datasets, as the paper's default. The `archs` column gives the "
+        "number of architectures scored; top-10 accuracy over a sample is not comparable with the paper's "
+        "full-space Table 12.", "", "The sweeps read here were run as:", "", *commands, "", *md, ""])
     return table, doc
 
 
@@ -81,7 +99,8 @@ def main() -> None:
     parser.add_argument("--profile", default=None, help="read the sweeps run with this profile (e.g. quick)")
     parser.add_argument("--out", type=Path, default=Path("docs/paper.md"))
     args = parser.parse_args()
-    table, doc = render(collect(args.sweeps_dir, args.profile), args.profile)
+    table, doc = render(collect(args.sweeps_dir, args.profile), args.profile,
+                        sweep_commands(args.sweeps_dir, args.profile))
     Console().print(table)
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(doc)
