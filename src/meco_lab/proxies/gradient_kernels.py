@@ -1,0 +1,191 @@
+"""Proxies built on gradients of single samples or of the batch: `ntk`, `knas`, `nasi`, `gradsign`.
+
+`ntk` (TE-NAS; Chen, Gong, Wang, "Neural Architecture Search on ImageNet in Four GPU Hours",
+ICLR 2021): the empirical NTK Theta = J J^T, where row i of J is the gradient of the sum of the
+logits of sample i w.r.t. every parameter whose name contains "weight" (conv, batch-norm and linear
+weights). TE-NAS ranks by the condition number kappa = lambda_max / lambda_min (lower is better).
+Reference followed: `get_ntk_n` of TE-NAS as ported in idstcv/ZenNAS
+`ZeroShotProxy/compute_te_nas_score.py` ("modified from VITA-Group/TENAS": `train_mode=True`, one
+`backward` per sample, score -kappa) and in HamsterMimi/MeCo `zero-cost-nas/.../measures/ntk.py`
+(`network.eval()`, returns lambda_min / lambda_max). Our score is lambda_min / lambda_max, as MeCo's
+code returns and its paper ranks: the same order as -kappa whenever Theta is positive definite, and
+still ordered (<= 0, worst) when rounding makes lambda_min <= 0, where -kappa would jump to +inf.
+`proxy.mode`: `train` (default) is TE-NAS (the batch goes through once with batch statistics and
+each row of J costs one backward, N in all); `eval` is MeCo's code (at initialisation batch-norm
+then uses its running statistics 0 / 1, the samples are independent, and all N rows come from one
+vectorised pass). Needs >= 2 samples; labels are ignored.
+
+`knas` (Xu et al., "KNAS: Green Neural Architecture Search", ICML 2021): the mean of the gradient
+Gram matrix, MGM = mean_{i,j} g_i . g_j over the samples of the batch, g_i the gradient of sample
+i's cross-entropy w.r.t. all parameters. Since mean_{i,j} g_i . g_j = ||mean_i g_i||^2 it needs only the
+sum of the per-sample gradients. We follow the paper's definition with per-sample gradients, each
+sample alone in its forward pass (as GradSign's reference computes per-sample gradients).
+The official code (Jingjing-NLP/KNAS `exps/NAS-Bench-201/functions.py`) instead takes 50
+mini-batch gradients, keeps the first 100 entries of the first ~11 parameter tensors and sums
+centred dot products between the first and second 25 batches; we do not reproduce that estimator.
+Reference followed: the paper's definition (the official code is not reproduced, see above).
+Needs >= 2 samples; uses labels (random with `data=random`).
+
+`nasi` (Shu, Cai, Dai, Ooi, Low, "NASI: Label- and Data-agnostic Neural Architecture Search at
+Initialization", ICLR 2022): the trace norm of the NTK approximated by the squared norm of the
+gradient of the mini-batch loss, M = ||dL_batch/dtheta||^2 over all parameters (one backward, train
+mode). NASI's search objective adds a penalty -mu * max(0, M - nu) for a trace constraint nu;
+`proxy.nu` (default null: no penalty) and `proxy.mu` set it. NASI's label- and data-agnostic
+variants are what `data=random` gives (Gaussian inputs, random labels). Reference followed: the
+paper's approximation (no public reference code was available to us).
+
+`gradsign` (Zhang, Jia, "GradSign: Model Performance Inference with Theoretical Insights",
+ICLR 2022): per-sample gradients g_i of the cross-entropy w.r.t. the Conv2d and Linear weights,
+each sample alone in its forward pass (train mode: its own batch statistics), and
+GradSign = sum over weights of |sum_i sign(g_i)|. Reference followed: cmu-catalyst/GradSign
+`zero-cost-nas-code/gradsign.py` (also in HamsterMimi/MeCo `.../measures/gradsign.py`), which loops
+over the samples; we vectorise the N single-sample passes with `torch.func.vmap`. Needs >= 2
+samples; uses labels (random with `data=random`).
+"""
+
+from __future__ import annotations
+
+import torch
+
+from meco_lab.errors import ConfigError
+from meco_lab.proxies.base import PROXIES
+from meco_lab.proxies.baselines_common import (
+    BaselineProxy,
+    fresh_network,
+    loss_fn,
+    per_sample_grads,
+    weight_names,
+)
+from meco_lab.spaces.base import Candidate
+
+NTK_MODES = ("train", "eval")
+
+
+def _logit_sum(logits: torch.Tensor, _y: torch.Tensor | None) -> torch.Tensor:
+    return logits.sum()
+
+
+def _gram(blocks: list[list[torch.Tensor]], n: int, device: torch.device) -> torch.Tensor:
+    """sum over parameters of A_p A_p^T (float64), A_p the N x |p| rows of parameter p, one parameter at a time."""
+    gram = torch.zeros((n, n), dtype=torch.float64, device=device)
+    for parts in blocks:
+        rows = torch.cat([part.flatten(1) for part in parts]).double()
+        gram += rows @ rows.T
+    return gram
+
+
+def ntk_matrix(net: torch.nn.Module, x: torch.Tensor, mode: str = "train") -> torch.Tensor:
+    """The empirical NTK (N x N, float64) of the logit sums over the "weight" parameters (TE-NAS)."""
+    names = [n for n, _ in net.named_parameters() if "weight" in n]
+    if mode == "eval":
+        net.eval()
+        chunks = list(per_sample_grads(net, names, x, objective=_logit_sum, batch_stats=False))
+        return _gram([[c[n] for c in chunks] for n in names], x.shape[0], x.device)
+    params = dict(net.named_parameters())
+    weights = [params[n] for n in names]
+    per_param: list[list[torch.Tensor]] = [[] for _ in names]
+    with torch.enable_grad():
+        logits = net(x)
+        for i in range(x.shape[0]):  # one backward per sample: with batch statistics the rows are coupled
+            grads = torch.autograd.grad(logits[i].sum(), weights, retain_graph=i + 1 < x.shape[0], allow_unused=True)
+            for rows, w, g in zip(per_param, weights, grads, strict=True):
+                rows.append((torch.zeros_like(w) if g is None else g).unsqueeze(0))
+    return _gram(per_param, x.shape[0], x.device)
+
+
+@PROXIES.register("ntk")
+class NTKCondition(BaselineProxy):
+    """TE-NAS NTK conditioning: lambda_min / lambda_max of the empirical NTK (the order of -condition number)."""
+
+    name = "ntk"
+    needs_backward = True
+    min_samples = 2
+    samples_reason = "the NTK is N x N over the batch, and its condition number needs N >= 2"
+
+    def __init__(self, mode: str = "train", **_: object):
+        if mode not in NTK_MODES:
+            raise ConfigError("proxy.mode", mode, NTK_MODES)
+        self.mode = mode
+
+    def score(self, candidate: Candidate, x: torch.Tensor, y: torch.Tensor | None = None) -> float:
+        self.require(x)
+        eigenvalues = torch.linalg.eigvalsh(ntk_matrix(fresh_network(candidate, x), x, self.mode))
+        return float(eigenvalues[0] / eigenvalues[-1])
+
+
+@PROXIES.register("knas")
+class KNAS(BaselineProxy):
+    """KNAS MGM: mean of the Gram matrix of per-sample loss gradients (all parameters) = ||mean_i g_i||^2."""
+
+    name = "knas"
+    needs_labels = True
+    needs_backward = True
+    min_samples = 2
+    samples_reason = "the gradient Gram matrix is N x N over the samples of the batch"
+
+    def __init__(self, **_: object):
+        pass
+
+    def score(self, candidate: Candidate, x: torch.Tensor, y: torch.Tensor | None = None) -> float:
+        self.require(x, y)
+        net = fresh_network(candidate, x)
+        names = [n for n, _ in net.named_parameters()]
+        total: dict[str, torch.Tensor] = {}
+        for grads in per_sample_grads(net, names, x, y):
+            for n in names:
+                part = grads[n].sum(0, dtype=torch.float64)
+                total[n] = total[n] + part if n in total else part
+        mean = torch.cat([t.flatten() for t in total.values()]) / x.shape[0]
+        return float(mean @ mean)
+
+
+@PROXIES.register("nasi")
+class NASI(BaselineProxy):
+    """NASI: ||dL_batch/dtheta||^2 (NTK trace approximation), optionally minus mu * max(0, M - nu)."""
+
+    name = "nasi"
+    needs_labels = True
+    needs_backward = True
+
+    def __init__(self, nu: float | None = None, mu: float = 0.0, **_: object):
+        if nu is not None and (not isinstance(nu, (int, float)) or isinstance(nu, bool) or nu < 0):
+            raise ConfigError("proxy.nu", nu, "null or a number >= 0 (the NTK trace constraint)")
+        if not isinstance(mu, (int, float)) or isinstance(mu, bool) or mu < 0:
+            raise ConfigError("proxy.mu", mu, "a number >= 0 (the penalty weight)")
+        self.nu, self.mu = nu, float(mu)
+
+    def score(self, candidate: Candidate, x: torch.Tensor, y: torch.Tensor | None = None) -> float:
+        self.require(x, y)
+        net = fresh_network(candidate, x)
+        params = [p for p in net.parameters() if p.requires_grad]
+        with torch.enable_grad():
+            grads = torch.autograd.grad(loss_fn(net(x), y), params, allow_unused=True)
+        trace = float(torch.stack([g.double().pow(2).sum() for g in grads if g is not None]).sum())
+        if self.nu is None:
+            return trace
+        return trace - self.mu * max(0.0, trace - self.nu)
+
+
+@PROXIES.register("gradsign")
+class GradSign(BaselineProxy):
+    """GradSign: sum over Conv2d/Linear weights of |sum_i sign(g_i)|, g_i per-sample loss gradients."""
+
+    name = "gradsign"
+    needs_labels = True
+    needs_backward = True
+    min_samples = 2
+    samples_reason = "it measures how the gradient signs of the samples agree"
+
+    def __init__(self, **_: object):
+        pass
+
+    def score(self, candidate: Candidate, x: torch.Tensor, y: torch.Tensor | None = None) -> float:
+        self.require(x, y)
+        net = fresh_network(candidate, x)
+        names = weight_names(net)
+        signs: dict[str, torch.Tensor] = {}
+        for grads in per_sample_grads(net, names, x, y):
+            for n in names:
+                part = torch.sign(grads[n]).sum(0)
+                signs[n] = signs[n] + part if n in signs else part
+        return float(sum(s.abs().sum(dtype=torch.float64) for s in signs.values()))
