@@ -97,9 +97,9 @@ def meco_opt_sum(probes: list[FeatureProbe], keep, n: int, key: str) -> float:
     """MeCo_opt: per kept site, the minimum eigenvalue over n sampled channels, scaled by C/n.
 
     Each site draws its own channels, as each hook does in the reference. A channel subset's
-    correlation is a sub-matrix of the full one, so each feature's C x C matrix is formed once (batched
-    per shape) and every site's n x n block is gathered from it. When C <= n every channel is kept and
-    the term is the plain MeCo term (scale C/C = 1).
+    correlation is a sub-matrix of the full one, so each site gathers its n rows from its feature and
+    only the n x n blocks are formed (batched per feature shape). When C <= n every channel is kept,
+    the term is the plain MeCo term (scale C/C = 1) and sites sharing a feature share its matrix.
     """
     groups: dict[tuple[int, int], list[tuple[torch.Tensor, list[str]]]] = defaultdict(list)
     for probe in probes:
@@ -112,13 +112,13 @@ def meco_opt_sum(probes: list[FeatureProbe], keep, n: int, key: str) -> float:
         size = min(channels, n)
         if length - 1 < size:  # every block is rank-deficient: its minimum eigenvalue is exactly 0
             continue
-        corr = correlation(stack_rows([f for f, _ in items])).cpu()
-        owner = torch.tensor([k for k, (_, names) in enumerate(items) for _ in names])
+        features = stack_rows([f for f, _ in items])
+        owner = torch.tensor([k for k, (_, names) in enumerate(items) for _ in names], device=features.device)
         if channels > n:
             idx = torch.from_numpy(channel_samples(key, [nm for _, names in items for nm in names], channels, n))
-            blocks = corr[owner[:, None, None], idx[:, :, None], idx[:, None, :]]
-        else:
-            blocks = corr[owner]
+            blocks = correlation(features[owner[:, None], idx.to(features.device)]).cpu()
+        else:  # every site of a feature keeps all its channels: one matrix per feature
+            blocks = correlation(features).cpu()[owner.cpu()]
         total += finite_sum(torch.linalg.eigvalsh(blocks)[:, 0] * (channels / size))
     return total
 
