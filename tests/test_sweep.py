@@ -43,6 +43,9 @@ def test_quick_sweep_leaves_trials_report_and_wandb_runs(quick_sweep):
     assert (n8 > 0.7).all()
     report = (quick_sweep / "a" / "report.md").read_text()
     assert "| 8 | cifar10 |" in report and "0.900" in report  # the paper's Table 5 value beside ours
+    n8_row = next(line for line in report.splitlines() if line.startswith("| 8 | 0."))  # the one-row-per-value table
+    cells = [c.strip() for c in n8_row.strip("|").split("|")]
+    assert cells[1] == f"{n8.mean():.3f} (0.90)" and float(cells[-1]) > 0  # rho (paper), seconds per architecture
     assert (quick_sweep / "a" / "rho.png").stat().st_size > 10_000
     runs = list((quick_sweep / "a" / "wandb").glob("offline-run-*"))
     assert len(runs) == 6

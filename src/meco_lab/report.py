@@ -87,6 +87,30 @@ def markdown_table(agg: pl.DataFrame, spec: dict[str, Any], keys: list[str], pre
     return lines
 
 
+def seconds_per_arch(trials: pl.DataFrame, key: str) -> dict[Any, float]:
+    """Scoring seconds per freshly scored architecture, per value of `key` (cache hits excluded)."""
+    fresh = trials.filter(pl.col("forward_passes") > 0)
+    rows = fresh.group_by(key).agg((pl.col("seconds").sum() / pl.col("forward_passes").sum()).alias("s"))
+    return dict(zip(rows[key].to_list(), rows["s"].to_list(), strict=True))
+
+
+def summary_table(agg: pl.DataFrame, trials: pl.DataFrame, spec: dict[str, Any], key: str) -> list[str]:
+    """One row per swept value (the paper's Table 1 layout): rho per dataset with the paper's value in
+    brackets, top-10 mean accuracy per dataset (Table 12) and the seconds per architecture."""
+    cost = seconds_per_arch(trials, key)
+    head = [key, *(f"rho {d} (paper)" for d in DATASETS), "top-10 acc. " + " / ".join(DATASETS), "s/arch"]
+    lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
+    order = {str(v): i for i, v in enumerate(spec["params"][key])} if isinstance(spec["params"][key], list) else {}
+    for row in sorted(agg.iter_rows(named=True), key=lambda r: order.get(str(r[key]), len(order))):
+        paper = paper_for(spec, row[key]) or {}
+        rhos = [f"{row[f'spearman_{d}_mean']:.3f}" + (f" ({paper[d]:.2f})" if d in paper else "") for d in DATASETS]
+        top = " / ".join(f"{row[f'top10_mean_accuracy_{d}_mean']:.2f}" for d in DATASETS)
+        seconds = cost.get(row[key])
+        lines.append("| " + " | ".join([str(row[key]), *rhos, top, "" if seconds is None else f"{seconds:.3f}"])
+                     + " |")
+    return lines
+
+
 def sweep_command(spec: dict[str, Any]) -> str:
     parts = ["just sweep", spec["name"]]
     if spec.get("profile"):
@@ -113,7 +137,11 @@ def write_report(sweep_dir: Path, publish_wandb: bool = False, console: Console 
     if spec["sampler"] == "grid":
         agg = aggregate(trials, keys)
         plot = plot_sweep(agg, spec, keys[0], keys[1] if len(keys) > 1 else None, sweep_dir / "rho.png")
-        lines += [f"![rho against {keys[0]}]({plot.name})", "", *markdown_table(agg, spec, keys)]
+        lines += [f"![rho against {keys[0]}]({plot.name})", ""]
+        if len(keys) == 1:
+            lines += ["Mean over seeds; seconds per architecture over the runs that scored (not cache hits).", "",
+                      *summary_table(agg, trials, spec, keys[0]), ""]
+        lines += markdown_table(agg, spec, keys)
     else:
         lines += tpe_section(trials, spec, keys, sweep_dir)
     report = sweep_dir / "report.md"
