@@ -8,9 +8,13 @@ by score and keeps the best `k`. Scores come from, in order:
    proxy, data and seed, i.e. the same `runner.fingerprint`, and whose scores cover every candidate);
 3. a new scoring run (`meco_lab.runner.score_run`) in `<run dir>/scores/`.
 
-The run dir gets `selection.json` (`best`, the ranked top-k with scores and benchmark accuracies, the
-top-k accuracy mean ± std per dataset, where the scores came from, and the config); `latest` gets a copy
-of it, which `python -m meco_lab.retrain arch=best` reads.
+`method=zc_pt` runs Zero-Cost-PT on the space's supernet (`meco_lab.zc_pt_search`, docs/zc_pt.md):
+`zc_pt.candidates` pruned networks, the best by proxy score.
+
+The run dir gets `selection.json` (`best`, the ranked architectures with scores and benchmark accuracies,
+the accuracy mean ± std per dataset, and the config; topk adds where the scores came from, zc_pt every
+candidate, the proxy evaluations and the search seconds); `latest` gets a copy of it, which
+`python -m meco_lab.retrain arch=best` reads.
 """
 
 from __future__ import annotations
@@ -35,7 +39,7 @@ from meco_lab.scoring import build_space
 from meco_lab.selection import select_indices
 from meco_lab.truth import DATASETS, load_ground_truth
 
-METHODS = ("topk",)
+METHODS = ("topk", "zc_pt")
 SCORE_KEYS = ("space", "proxy", "data", "truth", "seed", "workers", "threads", "device", "chunk")
 SELECTION_KEYS = ("limit", "sample", "indices")
 
@@ -133,7 +137,8 @@ def log_wandb(tracking: dict[str, Any], run_dir: Path, selection: dict[str, Any]
                      tags=list(tracking.get("tags") or []), job_type="search", reinit="create_new")
     try:
         for d in DATASETS:
-            for stat, value in selection["topk_accuracy"][d].items():
+            run.summary[f"best_accuracy/{d}"] = selection["best"]["accuracy"][d]
+            for stat, value in selection.get("topk_accuracy", {}).get(d, {}).items():
                 run.summary[f"topk_{stat}_accuracy/{d}"] = value
         run.summary.update({"best/index": selection["best"]["index"], "best/arch": selection["best"]["arch"]})
         columns = ["rank", "index", "arch", "score", *DATASETS]
@@ -144,12 +149,8 @@ def log_wandb(tracking: dict[str, Any], run_dir: Path, selection: dict[str, Any]
         run.finish()
 
 
-def search_run(cfg: DictConfig, run_dir: Path, console: Console | None = None) -> dict[str, Any]:
-    """Select the top-k architectures into `run_dir/selection.json` (and the `latest` copy); return the selection."""
-    console = console or Console()
-    config = OmegaConf.to_container(cfg, resolve=True)
-    if config["method"] not in METHODS:
-        raise ConfigError("method", config["method"], METHODS)
+def topk_run(config: dict[str, Any], run_dir: Path, console: Console) -> tuple[dict[str, Any], str]:
+    """The top-k selection and the line that says where its scores came from."""
     check_positive("k", config["k"])
     space_cfg = config["space"]
     space = build_space(space_cfg)
@@ -210,18 +211,33 @@ def search_run(cfg: DictConfig, run_dir: Path, console: Console | None = None) -
         "std": "population std (ddof=0) over the top-k",
         "config": config,
     }
+    title = (f"top-{config['k']} of {len(indices)} {space_cfg['name']} archs by {config['proxy']['name']} "
+             f"(data={config['data']['name']}): {truth_cfg.get('metric', 'test')} accuracy (%)")
+    console.print(results_table(selection, title))
+    return selection, f"scores {source} from {path}"
+
+
+def search_run(cfg: DictConfig, run_dir: Path, console: Console | None = None) -> dict[str, Any]:
+    """Select architectures into `run_dir/selection.json` (and the `latest` copy); return the selection."""
+    console = console or Console()
+    config = OmegaConf.to_container(cfg, resolve=True)
+    if config["method"] not in METHODS:
+        raise ConfigError("method", config["method"], METHODS)
+    if config["method"] == "zc_pt":
+        from meco_lab.zc_pt_search import zc_pt_run  # imported here: it uses this module's helpers
+
+        selection, origin = zc_pt_run(config, console)
+    else:
+        selection, origin = topk_run(config, run_dir, console)
     run_dir.mkdir(parents=True, exist_ok=True)
     write_json(run_dir / "selection.json", selection)
     latest = Path(config["latest"])
     write_json(latest, {**selection, "selection_path": str((run_dir / "selection.json").resolve())})
     log_wandb(config["tracking"], run_dir, selection)
-
-    title = (f"top-{config['k']} of {len(indices)} {space_cfg['name']} archs by {config['proxy']['name']} "
-             f"(data={config['data']['name']}): {truth_cfg.get('metric', 'test')} accuracy (%)")
-    console.print(results_table(selection, title))
     best = selection["best"]
-    console.print(f"best: #{best['index']} {best['arch']} (score {best['score']:.4f}); scores {source} from "
-                  f"{path}; selection in {run_dir / 'selection.json'} and {latest}")
+    index = "" if best["index"] is None else f"#{best['index']} "
+    console.print(f"best: {index}{best['arch']} (score {best['score']:.4f}); {origin}; selection in "
+                  f"{run_dir / 'selection.json'} and {latest}")
     return selection
 
 

@@ -1,0 +1,199 @@
+"""`search method=zc_pt`: Zero-Cost-PT on the space's supernet (`meco_lab.zc_pt`), written as a selection.
+
+The supernet comes from `SUPERNETS[space.name]` (weights from `supernet_seed(seed)`), the input batch from
+the `data` group as in scoring, and the edge orders from `seed`. Each candidate's final score is, with
+`zc_pt.final=discrete` (default), the proxy's score of its own discrete network: the reference's
+`post_validate.py` does this, and for a benchmark space it is the very score `meco_lab.score` gives that
+architecture. `zc_pt.final=supernet` uses the supernet's score under the final mask instead.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+import numpy as np
+import torch
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
+from rich.table import Table
+
+from meco_lab.errors import ConfigError
+from meco_lab.runner import check_positive, make_job
+from meco_lab.scoring import Scorer
+from meco_lab.search import accuracy_stats
+from meco_lab.spaces.base import Candidate
+from meco_lab.spaces.supernet import Mask, supernet_candidate
+from meco_lab.supernets import SUPERNETS
+from meco_lab.truth import DATASETS, NAMES, load_ground_truth
+from meco_lab.truth.base import check_metric
+from meco_lab.zc_pt import ZcPtCandidate, mask_key, steps_per_candidate, zero_cost_pt
+
+FINALS = ("discrete", "supernet")
+
+
+def reduced_score(scorer: Scorer, candidate: Candidate) -> float:
+    """The proxy's score of `candidate` under `data.reduce`, as the scoring loop computes it."""
+    if scorer.job.reduce == "first":
+        return float(scorer.proxy.score(candidate, scorer.x, scorer.y))
+    ys = [None] * len(scorer.x) if scorer.y is None else list(scorer.y.split(1))
+    return sum(
+        float(scorer.proxy.score(candidate, xi, yi)) for xi, yi in zip(scorer.x.split(1), ys, strict=True)
+    ) / len(scorer.x)
+
+
+def check_zc_pt(config: dict[str, Any]) -> dict[str, Any]:
+    """The `zc_pt.*` settings, checked; raises ConfigError."""
+    options = dict(config.get("zc_pt") or {})
+    check_positive("zc_pt.candidates", options.get("candidates"))
+    if options.get("final", "discrete") not in FINALS:
+        raise ConfigError("zc_pt.final", options.get("final"), FINALS)
+    if config["space"]["name"] not in SUPERNETS:
+        raise ConfigError(
+            "space",
+            config["space"]["name"],
+            f"a space with a supernet for method=zc_pt: {', '.join(sorted(SUPERNETS))}",
+        )
+    truth = config["truth"]
+    if truth["name"] not in NAMES:
+        raise ConfigError("truth.name", truth["name"], NAMES)
+    check_metric(truth.get("metric", "test"))
+    return options
+
+
+def results_table(selection: dict[str, Any], title: str) -> Table:
+    table = Table(title=title)
+    for column in ("dataset", "found", "candidates mean±std", "max of candidates"):
+        table.add_column(column, justify="left" if column == "dataset" else "right", no_wrap=True)
+    for d in DATASETS:
+        stats = selection["candidates_accuracy"][d]
+        table.add_row(
+            d,
+            f"{selection['best']['accuracy'][d]:.2f}",
+            f"{stats['mean']:.2f} ± {stats['std']:.2f}",
+            f"{stats['max']:.2f}",
+        )
+    return table
+
+
+def zc_pt_run(config: dict[str, Any], console: Console) -> tuple[dict[str, Any], str]:
+    """Run Zero-Cost-PT as configured; print its table; return the selection and a line on its cost."""
+    options = check_zc_pt(config)
+    job = make_job(config)
+    scorer = Scorer(job)  # checks the proxy, data and input size before any work
+    setup = SUPERNETS[config["space"]["name"]](scorer.space, config["space"], config["seed"], job.num_classes, options)
+    net = setup.net.to(job.device)
+    n, problem = options["candidates"], net.problem
+
+    def supernet_fn(mask: Mask) -> float:
+        return reduced_score(scorer, supernet_candidate(net, mask, config["seed"], job.num_classes))
+
+    discrete = options.get("final", "discrete") == "discrete" and setup.discrete is not None
+    final_fn = (lambda mask: reduced_score(scorer, setup.discrete(mask))) if discrete else None
+
+    start = time.perf_counter()
+    progress = Progress(
+        TextColumn("[bold]zc_pt"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TextColumn("{task.fields[info]}"),
+        TimeElapsedColumn(),
+        TimeRemainingColumn(),
+        console=Console(stderr=True),
+    )
+    with progress:
+        task = progress.add_task("zc_pt", total=n * steps_per_candidate(problem), info="")
+        counts = {"calls": 0, "cached": 0}
+
+        def on_eval(cached: bool) -> None:
+            counts["cached" if cached else "calls"] += 1
+            progress.update(task, advance=1, info=f"{counts['calls']} proxy calls, {counts['cached']} cached")
+
+        def on_candidate(k: int, candidate: ZcPtCandidate) -> None:
+            progress.console.print(
+                f"candidate {k + 1}/{n}: {setup.arch(candidate.mask)} (supernet score {candidate.supernet_score:.4f})"
+            )
+
+        result = zero_cost_pt(
+            net,
+            supernet_fn,
+            candidates=n,
+            seed=config["seed"],
+            final_score=final_fn,
+            on_eval=on_eval,
+            on_candidate=on_candidate,
+        )
+    seconds = time.perf_counter() - start
+
+    truth_cfg = config["truth"]
+    found = [setup.index(c.mask) for c in result.candidates]
+    known = sorted({i for i in found if i is not None})
+    truth = load_ground_truth(
+        truth_cfg["name"],
+        truth_cfg.get("metric", "test"),
+        truth_cfg.get("path"),
+        str(truth_cfg.get("hp", "200")),
+        known if truth_cfg["name"] != "table" else None,
+    )
+
+    def accuracy(index: int | None) -> dict[str, float | None]:
+        return {d: None if index is None else float(truth.accuracy[d][index]) for d in DATASETS}
+
+    candidates = [
+        {
+            "candidate": k,
+            "arch": setup.arch(c.mask),
+            "index": found[k],
+            "score": c.score,
+            "supernet_score": c.supernet_score,
+            "edge_order": c.edge_order,
+            "node_order": c.node_order,
+            "mask": {edge: list(ops) for edge, ops in c.mask.items()},
+        }
+        for k, c in enumerate(result.candidates)
+    ]
+    distinct: dict[tuple, dict[str, Any]] = {}
+    for entry, c in zip(candidates, result.candidates, strict=True):
+        key = mask_key(c.mask)
+        if key not in distinct:
+            distinct[key] = {
+                "index": entry["index"],
+                "arch": entry["arch"],
+                "score": entry["score"],
+                "supernet_score": entry["supernet_score"],
+                "candidates": [],
+                "accuracy": accuracy(entry["index"]),
+            }
+        distinct[key]["candidates"].append(entry["candidate"])
+    best_key = mask_key(result.best_mask)
+    order = sorted(distinct, key=lambda key: (key != best_key, -np.nan_to_num(distinct[key]["score"], nan=-np.inf)))
+    ranked = [{"rank": rank, **distinct[key]} for rank, key in enumerate(order, start=1)]
+    values = {d: np.array([np.nan if r["accuracy"][d] is None else r["accuracy"][d] for r in ranked]) for d in DATASETS}
+    selection = {
+        "method": "zc_pt",
+        "space": config["space"]["name"],
+        "proxy": config["proxy"]["name"],
+        "best": ranked[0],
+        "ranked": ranked,
+        "candidates": candidates,
+        "candidates_accuracy": {d: accuracy_stats(values[d]) for d in DATASETS},
+        "n_candidates": n,
+        "n_distinct": len(ranked),
+        "final": "discrete" if discrete else "supernet",
+        "evaluations": {"supernet": result.evaluations, "cached": result.cache_hits, "final": result.final_evaluations},
+        "seconds": seconds,
+        "threads": torch.get_num_threads(),
+        "truth": truth.source,
+        "std": "population std (ddof=0) over the distinct candidates",
+        "config": config,
+    }
+    title = (
+        f"zc_pt on {config['space']['name']} by {config['proxy']['name']} (data={config['data']['name']}, "
+        f"{len(ranked)} distinct of {n} candidates): {truth_cfg.get('metric', 'test')} accuracy (%)"
+    )
+    console.print(results_table(selection, title))
+    cost = (
+        f"{result.evaluations} supernet proxy calls ({result.cache_hits} repeats cached), "
+        f"{result.final_evaluations} final, {seconds:.1f} s"
+    )
+    return selection, cost
