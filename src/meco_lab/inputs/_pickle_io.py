@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import pickle
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
 import numpy as np
+import torch
 
 from meco_lab.errors import ConfigError
 
@@ -32,3 +34,33 @@ def batch_images(entry: dict[str, Any], side: int, path: Path, root: object, all
     if data.ndim != 2 or data.shape[1] != 3 * side * side:
         raise ConfigError("data.root", str(root), f"{allowed} ({path.name}: 'data' is not (N, {3 * side * side}))")
     return data.astype(np.uint8, copy=False).reshape(-1, 3, side, side)
+
+
+Keep = Callable[[np.ndarray, np.ndarray], tuple[np.ndarray, np.ndarray]]
+
+
+def read_labelled_batches(folder: Path, files: Sequence[str], side: int, label_key: str, root: object,
+                          allowed: str, min_count: int | None, keep: Keep | None = None
+                          ) -> tuple[torch.Tensor, torch.Tensor]:
+    """Images uint8 (N, 3, side, side) and int64 labels of the batch `files` under `folder`, in order.
+
+    Reading stops once `min_count` images are in (None: all files) or at the first missing file (a
+    partial copy). `keep(x, y)` may filter or relabel each batch.
+    """
+    xs: list[np.ndarray] = []
+    ys: list[np.ndarray] = []
+    for fname in files:
+        path = folder / fname
+        if not path.is_file():
+            break
+        entry = read_batch(path)
+        x = batch_images(entry, side, path, root, allowed)
+        y = np.asarray(entry.get(label_key, []), dtype=np.int64)
+        if len(y) != len(x):
+            raise ConfigError("data.root", str(root), f"{allowed} ({fname}: no '{label_key}')")
+        x, y = keep(x, y) if keep else (x, y)
+        xs.append(x)
+        ys.append(y)
+        if min_count is not None and sum(len(v) for v in xs) >= min_count:
+            break
+    return torch.from_numpy(np.concatenate(xs)), torch.from_numpy(np.concatenate(ys))

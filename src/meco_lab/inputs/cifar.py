@@ -5,11 +5,10 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-import numpy as np
 import torch
 
 from meco_lab.errors import ConfigError
-from meco_lab.inputs._pickle_io import batch_images, read_batch
+from meco_lab.inputs._pickle_io import read_labelled_batches
 
 # dataset -> (sub-folder of the archive, {split: batch files in reading order}, label key)
 LAYOUT: dict[str, tuple[str, dict[str, list[str]], str]] = {
@@ -53,20 +52,7 @@ def load_cifar(
         raise ConfigError("data.split", split, list(LAYOUT[name][1]))
     folder = find_folder(name, root, split)
     _, files, label_key = LAYOUT[name]
-    xs: list[np.ndarray] = []
-    ys: list[np.ndarray] = []
-    for fname in files[split]:
-        path = folder / fname
-        if not path.is_file():  # a partial copy: use the files present up to the first missing one
-            break
-        entry = read_batch(path)
-        xs.append(batch_images(entry, 32, path, root, _allowed(name, split)))
-        ys.append(np.asarray(entry.get(label_key, []), dtype=np.int64))
-        if len(ys[-1]) != len(xs[-1]):
-            raise ConfigError("data.root", str(root), _allowed(name, split) + f" ({fname}: no '{label_key}')")
-        if min_count is not None and sum(len(x) for x in xs) >= min_count:
-            break
-    return torch.from_numpy(np.concatenate(xs)), torch.from_numpy(np.concatenate(ys))
+    return read_labelled_batches(folder, files[split], 32, label_key, root, _allowed(name, split), min_count)
 
 
 def load_cifar10(

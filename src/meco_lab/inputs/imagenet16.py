@@ -9,7 +9,7 @@ import numpy as np
 import torch
 
 from meco_lab.errors import ConfigError
-from meco_lab.inputs._pickle_io import batch_images, read_batch
+from meco_lab.inputs._pickle_io import read_labelled_batches
 
 FILES: dict[str, list[str]] = {
     "train": [f"train_data_batch_{i}" for i in range(1, 11)],
@@ -46,20 +46,9 @@ def load_imagenet16(
     if split not in FILES:
         raise ConfigError("data.split", split, list(FILES))
     folder = find_folder(root, split)
-    xs: list[np.ndarray] = []
-    ys: list[np.ndarray] = []
-    for fname in FILES[split]:
-        path = folder / fname
-        if not path.is_file():  # a partial copy: use the files present up to the first missing one
-            break
-        entry = read_batch(path)
-        x = batch_images(entry, 16, path, root, _allowed(split))
-        y = np.asarray(entry.get("labels", []), dtype=np.int64)
-        if len(y) != len(x):
-            raise ConfigError("data.root", str(root), _allowed(split) + f" ({fname}: no 'labels')")
-        keep = (y >= 1) & (y <= NUM_KEPT)
-        xs.append(x[keep])
-        ys.append(y[keep] - 1)
-        if min_count is not None and sum(len(v) for v in xs) >= min_count:
-            break
-    return torch.from_numpy(np.concatenate(xs)), torch.from_numpy(np.concatenate(ys))
+
+    def keep_120(x: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        kept = (y >= 1) & (y <= NUM_KEPT)
+        return x[kept], y[kept] - 1
+
+    return read_labelled_batches(folder, FILES[split], 16, "labels", root, _allowed(split), min_count, keep_120)
