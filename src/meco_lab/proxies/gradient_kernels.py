@@ -45,7 +45,10 @@ samples; uses labels (random with `data=random`).
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import torch
+from torch import nn
 
 from meco_lab.errors import ConfigError
 from meco_lab.proxies.base import PROXIES
@@ -93,6 +96,17 @@ def ntk_matrix(net: torch.nn.Module, x: torch.Tensor, mode: str = "train") -> to
     return _gram(per_param, x.shape[0], x.device)
 
 
+def summed_over_samples(net: nn.Module, names: list[str], x: torch.Tensor, y: torch.Tensor,
+                        transform: Callable[[torch.Tensor], torch.Tensor]) -> dict[str, torch.Tensor]:
+    """Per parameter name, the sum over the samples of `transform(g_i)`, g_i the per-sample loss gradient."""
+    total: dict[str, torch.Tensor] = {}
+    for grads in per_sample_grads(net, names, x, y):
+        for n in names:
+            part = transform(grads[n]).sum(0)
+            total[n] = total[n] + part if n in total else part
+    return total
+
+
 @PROXIES.register("ntk")
 class NTKCondition(BaselineProxy):
     """TE-NAS NTK conditioning: lambda_min / lambda_max of the empirical NTK (the order of -condition number)."""
@@ -130,11 +144,7 @@ class KNAS(BaselineProxy):
         self.require(x, y)
         net = fresh_network(candidate, x)
         names = [n for n, _ in net.named_parameters()]
-        total: dict[str, torch.Tensor] = {}
-        for grads in per_sample_grads(net, names, x, y):
-            for n in names:
-                part = grads[n].sum(0, dtype=torch.float64)
-                total[n] = total[n] + part if n in total else part
+        total = summed_over_samples(net, names, x, y, lambda g: g.to(torch.float64))
         mean = torch.cat([t.flatten() for t in total.values()]) / x.shape[0]
         return float(mean @ mean)
 
@@ -182,10 +192,5 @@ class GradSign(BaselineProxy):
     def score(self, candidate: Candidate, x: torch.Tensor, y: torch.Tensor | None = None) -> float:
         self.require(x, y)
         net = fresh_network(candidate, x)
-        names = weight_names(net)
-        signs: dict[str, torch.Tensor] = {}
-        for grads in per_sample_grads(net, names, x, y):
-            for n in names:
-                part = torch.sign(grads[n]).sum(0)
-                signs[n] = signs[n] + part if n in signs else part
+        signs = summed_over_samples(net, weight_names(net), x, y, torch.sign)
         return float(sum(s.abs().sum(dtype=torch.float64) for s in signs.values()))
