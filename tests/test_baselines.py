@@ -29,20 +29,14 @@ from meco_lab.scoring import Scorer, ScoringJob
 from meco_lab.spaces import SPACES, Candidate
 from meco_lab.truth import load_params
 
+pytestmark = pytest.mark.usefixtures("one_thread")  # conftest: one torch thread
+
 REPO = Path(__file__).resolve().parents[1]
 FIXTURE_TORCH_HOME = REPO / "tests" / "fixtures" / "fake_torch_dir"
 SPACE = SPACES.get("nats_tss")()
 BASELINES = ["fisher", "flops", "grad_norm", "gradsign", "grasp", "jacov", "knas", "l2_norm", "nasi", "ntk", "nwot",
              "params", "snip", "synflow", "zen", "zico"]
 MULTI_SAMPLE = {"nwot": 2, "jacov": 2, "ntk": 2, "knas": 2, "gradsign": 2, "zico": 2}
-
-
-@pytest.fixture(autouse=True)
-def one_thread():
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
 
 
 class Stub:

@@ -26,6 +26,8 @@ from meco_lab.proxies import PROXIES
 from meco_lab.spaces import SPACES, Candidate
 from meco_lab.truth import load_params
 
+pytestmark = pytest.mark.usefixtures("one_thread")  # conftest: one torch thread
+
 SHARED = Path(__file__).resolve().parents[1].parent / "shared" / "data"
 FREEREA = SHARED / "zero_cost" / "nb201_freerea_proxies_cifar10.csv"
 BAYESWATCH = SHARED / "zero_cost" / "nb201_naswot_bayeswatch_cifar10.csv"
@@ -45,14 +47,6 @@ def freerea() -> pl.DataFrame:
 @pytest.fixture(scope="module")
 def bayeswatch() -> pl.DataFrame:
     return pl.read_csv(BAYESWATCH).sort("index")
-
-
-@pytest.fixture(autouse=True)
-def one_thread():
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
 
 
 def score_sample(name: str, x: torch.Tensor) -> tuple[np.ndarray, float]:
