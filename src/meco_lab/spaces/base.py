@@ -67,6 +67,8 @@ class SearchSpace(ABC):
     """A NAS benchmark search space: indexable architectures that build into seeded networks."""
 
     name: str
+    benchmark: str | None = None
+    """The NATS-Bench archive that holds this space's results ("tss" or "sss"), if any."""
 
     @abstractmethod
     def __len__(self) -> int: ...
@@ -82,6 +84,10 @@ class SearchSpace(ABC):
     @abstractmethod
     def network(self, index: int, num_classes: int, seed: int) -> nn.Module:
         """The network of `index` at initialisation, its weights drawn from `arch_seed(seed, index)`."""
+
+    def size(self, indices: Sequence[int], num_classes: int, resolution: int) -> dict[str, np.ndarray] | None:
+        """Exact "params" and "flops" (millions, NATS-Bench units) of `indices`, or None without a closed form."""
+        return None
 
     def probes(self, index: int, x: torch.Tensor, num_classes: int, seed: int,
                needed: Needed | None = None) -> list[FeatureProbe]:

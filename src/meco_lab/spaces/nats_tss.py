@@ -28,6 +28,7 @@ class NatsTss(SearchSpace):
     """NATS-Bench TSS: C=16, N=5 cells per stage; every cell of a network shares one genotype."""
 
     name = "nats_tss"
+    benchmark = "tss"
 
     def __init__(self, channels: int = 16, cells_per_stage: int = 5):
         self.channels, self.cells_per_stage = channels, cells_per_stage
