@@ -23,9 +23,11 @@ from meco_lab.metrics import rank_metrics
 from meco_lab.plots import scatter_plot
 from meco_lab.scoring import Scorer, ScoringJob, build_space, run_scoring
 from meco_lab.selection import select_indices
+from meco_lab.spaces import SearchSpace
 from meco_lab.store import ScoreStore
 from meco_lab.tracking import make_tracker
 from meco_lab.truth import DATASETS, GroundTruth, load_ground_truth
+from meco_lab.truth.size import SIZE_LABELS, size_truth
 
 log = logging.getLogger(__name__)
 DEVICES = ("auto", "cpu", "cuda")
@@ -65,12 +67,16 @@ def progress_bar(console: Console, label: str = "scoring") -> Progress:
                     console=console)
 
 
-def summarise(scores: pl.DataFrame, truth, seconds: float, config: dict[str, Any]) -> dict[str, Any]:
-    """The summary.json contract: counts, wall time, rho / tau / top-10 accuracy per dataset, resolved config."""
+def summarise(scores: pl.DataFrame, truth, seconds: float, config: dict[str, Any],
+              size: dict[str, GroundTruth] | None = None) -> dict[str, Any]:
+    """The summary.json contract: counts, wall time, rho / tau / top-10 accuracy per dataset, resolved config.
+
+    With `size` (the truth has no accuracy), `size_correlation` adds rho and tau against exact #params and FLOPs.
+    """
     index = scores["index"].to_numpy()
     values = scores["score"].to_numpy()
     per_dataset = {d: rank_metrics(values, truth.accuracy[d][index]) for d in DATASETS}
-    return {
+    summary = {
         "n_archs": len(scores),
         "n_nan": int(np.isnan(values).sum()),
         "n_failed": int(scores["error"].is_not_null().sum()),
@@ -82,9 +88,35 @@ def summarise(scores: pl.DataFrame, truth, seconds: float, config: dict[str, Any
         "truth": truth.source,
         "config": config,
     }
+    if size is not None:
+        summary["size_correlation"] = {key: size_metrics(values, ref, index) for key, ref in size.items()}
+    return summary
+
+
+def size_metrics(values: np.ndarray, size: GroundTruth, index: np.ndarray) -> dict[str, dict[str, float]]:
+    """Spearman rho and Kendall tau of the scores against one exact size (#params or FLOPs) per dataset."""
+    per_dataset = {d: rank_metrics(values, size.accuracy[d][index]) for d in DATASETS}
+    return {m: {d: per_dataset[d][m] for d in DATASETS} for m in ("spearman", "kendall")}
+
+
+def known_accuracies(truth: GroundTruth, indices: list[int]) -> int:
+    """How many of `indices` have an accuracy on every dataset."""
+    return int(np.isfinite(np.stack([truth.accuracy[d][indices] for d in DATASETS])).all(axis=0).sum())
+
+
+def check_truth_matches(space: SearchSpace, truth: GroundTruth, indices: list[int]) -> None:
+    """Refuse ground truth whose arch strings differ from the space's (an archive of another space)."""
+    if truth.arch is None or space.benchmark is None:
+        return
+    for i in indices:
+        if i >= len(truth.arch) or truth.arch[i] != space.arch(i):
+            found = truth.arch[i] if i < len(truth.arch) else "nothing"
+            raise ConfigError("truth", truth.source, f"ground truth of {space.name} (arch {i} is {found!r})")
 
 
 def results_table(summary: dict[str, Any], title: str) -> Table:
+    if "size_correlation" in summary:
+        return size_table(summary, title)
     table = Table(title=title)
     for column in ("dataset", "spearman rho", "kendall tau", "top-10 mean acc."):
         table.add_column(column, justify="right" if column != "dataset" else "left")
@@ -94,14 +126,31 @@ def results_table(summary: dict[str, Any], title: str) -> Table:
     return table
 
 
+def size_table(summary: dict[str, Any], title: str) -> Table:
+    """Rho and tau against exact #params and FLOPs, for runs without accuracy."""
+    table = Table(title=title)
+    table.add_column("dataset")
+    for key in SIZE_LABELS:
+        for stat in ("rho", "tau"):
+            table.add_column(f"{stat} {SIZE_LABELS[key].split(' ')[0]}", justify="right")
+    size = summary["size_correlation"]
+    for d in DATASETS:
+        table.add_row(d, *(f"{size[key][m][d]:.4f}" for key in SIZE_LABELS for m in ("spearman", "kendall")))
+    return table
+
+
 @dataclass
 class RunPlan:
-    """A validated run: the architectures to score, their ground truth and the scoring job."""
+    """A validated run: the architectures to score, their ground truth and the scoring job.
+
+    `size` holds exact #params and FLOPs when the ground truth has no accuracy for the selection.
+    """
 
     config: dict[str, Any]
     indices: list[int]
     truth: GroundTruth
     job: ScoringJob
+    size: dict[str, GroundTruth] | None = None
 
 
 def plan_run(config: dict[str, Any]) -> RunPlan:
@@ -112,12 +161,15 @@ def plan_run(config: dict[str, Any]) -> RunPlan:
                              space_cfg.get("sample_seed", 0))
     truth_cfg = config["truth"]
     truth = load_ground_truth(truth_cfg["name"], truth_cfg.get("metric", "test"), truth_cfg.get("path"),
-                              str(truth_cfg.get("hp", "200")), indices if truth_cfg["name"] != "table" else None)
+                              str(truth_cfg.get("hp", "200")), indices if truth_cfg["name"] != "table" else None,
+                              space=space.benchmark or "tss")
+    check_truth_matches(space, truth, indices)
+    size = size_truth(space, indices) if known_accuracies(truth, indices) < 2 else None
     job = make_job(config)
     check_positive("workers", config["workers"])
     check_positive("chunk", config["chunk"])
     Scorer(job)  # refuse a bad proxy or reduce setting before anything is written
-    return RunPlan(config, indices, truth, job)
+    return RunPlan(config, indices, truth, job, size)
 
 
 def compute_scores(plan: RunPlan, store: ScoreStore, console: Console, label: str = "scoring") -> tuple[
@@ -156,13 +208,22 @@ def score_run(cfg: DictConfig, run_dir: Path, console: Console | None = None) ->
     scores, _, seconds = compute_scores(plan, store, console)
 
     scores.write_parquet(run_dir / "scores.parquet")
-    summary = summarise(scores, plan.truth, seconds, config)
+    summary = summarise(scores, plan.truth, seconds, config, plan.size)
     names = config["proxy"]["name"], config["space"]["name"], config["data"]["name"]
     title = f"{names[0]} on {names[1]} ({len(scores)} archs, data={names[2]})"
+    known = known_accuracies(plan.truth, plan.indices)
+    if known < 2:
+        instead = "Spearman rho against exact #params and FLOPs instead" if plan.size else "no rho (NaN)"
+        console.print(f"no accuracy to rank against: {known} of {len(plan.indices)} {names[1]} archs have one in "
+                      f"{plan.truth.source}; reporting {instead}", soft_wrap=True)
+    if plan.size is None:
+        metric = config["truth"].get("metric", "test")
+        reference, rho, ylabel = plan.truth, summary["spearman"], f"{metric} accuracy (%)"
+    else:
+        reference, rho, ylabel = plan.size["params"], summary["size_correlation"]["params"]["spearman"], "#params (M)"
     plot = scatter_plot(scores["score"].to_numpy(),
-                        {d: plan.truth.accuracy[d][scores["index"].to_numpy()] for d in DATASETS},
-                        summary["spearman"], title, run_dir / "scatter.png",
-                        ylabel=f"{config['truth'].get('metric', 'test')} accuracy (%)")
+                        {d: reference.accuracy[d][scores["index"].to_numpy()] for d in DATASETS},
+                        rho, title, run_dir / "scatter.png", ylabel=ylabel)
     (run_dir / "summary.json").write_text(json.dumps(summary, indent=2))
 
     tracker = make_tracker(config["tracking"], run_dir, config)

@@ -39,6 +39,8 @@ class WandbTracker:
         flat = {f"{metric}/{dataset}": value for metric in ("spearman", "kendall", "top10_mean_accuracy")
                 for dataset, value in summary[metric].items()}
         flat.update({k: summary[k] for k in ("n_archs", "n_nan", "seconds")})
+        for size, stats in summary.get("size_correlation", {}).items():  # runs without accuracy
+            flat.update({f"{m}_vs_{size}/{d}": v for m, per in stats.items() for d, v in per.items()})
         self.run.summary.update(flat)
         table = self.wandb.Table(columns=scores.columns, data=scores.rows())
         payload: dict[str, Any] = {"scores": table}

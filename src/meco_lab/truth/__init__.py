@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from meco_lab.errors import ConfigError
-from meco_lab.truth.base import DATASETS, METRICS, GroundTruth, check_metric
+from meco_lab.truth.base import ARCHIVE_SIZES, DATASETS, METRICS, GroundTruth, check_metric, no_truth
 from meco_lab.truth.nats_archive import load_nats_bench_truth
 from meco_lab.truth.table import load_params, load_table_truth
 
@@ -29,19 +29,25 @@ def load_ground_truth(
     path: str | None = None,
     hp: str = "200",
     indices: Sequence[int] | None = None,
+    space: str = "tss",
 ) -> GroundTruth:
     """Ground truth from `name` "table" (built-in, NATS TSS, 200 epochs) or "nats_bench" (an archive).
 
-    `indices` limits the archive queries of "nats_bench" (others stay NaN); the table knows all
-    architectures and ignores it. "table" only has hp "200" and no path.
+    `space` is the NATS-Bench archive ("tss" or "sss") of the scored space. `indices` limits the
+    archive queries of "nats_bench" (others stay NaN); the table knows all TSS architectures and
+    ignores it. "table" only has hp "200" and no path, and no accuracy for SSS (all NaN).
     """
     if name not in NAMES:
         raise ConfigError("truth.name", name, NAMES)
     check_metric(metric)
     if name == "nats_bench":
-        return load_nats_bench_truth(path, metric=metric, hp=hp, indices=indices)
+        return load_nats_bench_truth(path, space=space, metric=metric, hp=hp, indices=indices)
     if path is not None:
         raise ConfigError("truth.path", path, "None for truth.name='table' (the table is built in)")
     if str(hp) != "200":
         raise ConfigError("truth.hp", hp, "'200' for truth.name='table'")
+    if space not in ARCHIVE_SIZES:
+        raise ConfigError("truth.space", space, tuple(ARCHIVE_SIZES))
+    if space != "tss":
+        return no_truth(ARCHIVE_SIZES[space], f"built-in table (NATS-Bench TSS only): no {space.upper()} accuracy")
     return load_table_truth(metric)

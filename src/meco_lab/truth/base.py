@@ -10,6 +10,7 @@ from meco_lab.errors import ConfigError
 
 DATASETS = ("cifar10", "cifar100", "ImageNet16-120")
 METRICS = ("test", "valid")
+ARCHIVE_SIZES = {"tss": 15_625, "sss": 32_768}
 
 
 @dataclass(frozen=True)
@@ -29,6 +30,11 @@ class GroundTruth:
 
     def __len__(self) -> int:
         return len(next(iter(self.accuracy.values()))) if self.accuracy else 0
+
+
+def no_truth(n: int, source: str) -> GroundTruth:
+    """Ground truth that knows no accuracy (all NaN) for `n` architectures; `source` says why."""
+    return GroundTruth(accuracy={d: np.full(n, np.nan) for d in DATASETS}, arch=None, source=source)
 
 
 def check_metric(metric: str) -> str:

@@ -10,7 +10,7 @@ import nats_bench
 import numpy as np
 
 from meco_lab.errors import ConfigError
-from meco_lab.truth.base import DATASETS, GroundTruth, check_metric
+from meco_lab.truth.base import ARCHIVE_SIZES, DATASETS, GroundTruth, check_metric
 
 SPACES = {"tss": "tss", "topology": "tss", "sss": "sss", "size": "sss"}
 HPS = {"tss": ("12", "200"), "sss": ("01", "12", "90")}
@@ -81,6 +81,8 @@ def load_nats_bench_truth(
     space = _check_args(path, space, hp)
     api = _create(path, space)
     n = len(api)
+    if n != ARCHIVE_SIZES[space] and n in ARCHIVE_SIZES.values():  # the other space's archive
+        raise ConfigError("truth.path", path, f"a NATS-Bench {space} archive (this one holds {n} architectures)")
     todo = range(n) if indices is None else [int(i) for i in indices]
     bad = [i for i in todo if not 0 <= i < n]
     if bad:
