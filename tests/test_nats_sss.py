@@ -34,16 +34,8 @@ FIXTURE_HOME = REPO / "tests" / "fixtures" / "fake_torch_dir"
 FAKE_SSS = str(FIXTURE_HOME / "NATS-sss-v1_0-50262-simple")
 SHARED_INDEX = REPO.parent / "shared" / "data" / "nats_bench" / "sss_arch_index.csv"
 SPACE = SPACES.get("nats_sss")()
+pytestmark = pytest.mark.usefixtures("one_thread")  # small convs run faster without thread spinning
 ARCHIVE_ARCHS = (0, 11, 284)  # the fixture archive's architectures: 8:8:8:8:8, 8:8:8:16:32, 8:8:40:32:40
-
-
-@pytest.fixture(scope="module", autouse=True)
-def one_thread():
-    """One torch thread, as the scorer uses: small convs on a shared 2-core machine run faster without spinning."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
 
 
 @pytest.fixture(scope="module")
