@@ -1,10 +1,12 @@
-"""`python -m meco_lab.retrain [overrides]`: train selected NB201 architectures from scratch with Lightning.
+"""`python -m meco_lab.retrain [overrides]`: train selected architectures from scratch with Lightning.
 
 `arch=best` trains the best architecture of the latest `meco_lab.search` selection; an NB201 arch string
-(or a list) trains those. Each (architecture, seed) trains in `<run dir>/<arch key>/seed_<seed>/` with an
-atomic `last.ckpt` written after every epoch, so repeating a killed command with the same
-`hydra.run.dir` resumes. The run dir gets `final_accuracy.md` and `.csv`: test accuracy mean ± std over
-seeds, parameter count, training time and the built-in NATS-Bench accuracy. See docs/retrain.md.
+or a DARTS genotype (or a list) trains those. NB201 cells train with `profile=nb201` (or `smoke`), DARTS
+genotypes with `profile=darts` (or `darts_smoke`). Each (architecture, seed) trains in
+`<run dir>/<arch key>/seed_<seed>/` with an atomic `last.ckpt` written after every epoch, so repeating a
+killed command with the same `hydra.run.dir` resumes. The run dir gets `final_accuracy.md` and `.csv`:
+test accuracy mean ± std over seeds, parameter count, training time and the built-in NATS-Bench accuracy.
+See docs/retrain.md (and docs/darts.md for the DARTS space).
 """
 
 from __future__ import annotations
@@ -31,6 +33,7 @@ from meco_lab.training.datasets import NUM_CLASSES, SIDE, TRUTH_DATASET, check_r
 log = logging.getLogger(__name__)
 REPO_ROOT = CONF_DIR.parent
 RESERVED_TRAINER_KEYS = ("logger", "callbacks", "enable_checkpointing", "default_root_dir")
+SPACES = ("nb201", "darts")
 
 
 def _is_int(value: object) -> bool:
@@ -64,7 +67,51 @@ def check_protocol(protocol: dict[str, Any]) -> dict[str, Any]:
         raise ConfigError("protocol.crop_padding", padding, "auto or an integer >= 0")
     if not _is_int(protocol.get("subset_seed")):
         raise ConfigError("protocol.subset_seed", protocol.get("subset_seed"), "an integer")
+    space = protocol.get("space", "nb201")
+    if space not in SPACES:
+        raise ConfigError("protocol.space", space, SPACES)
+    if space == "darts":
+        check_darts_protocol(protocol)
     return protocol
+
+
+def check_darts_protocol(protocol: dict[str, Any]) -> None:
+    """The DARTS keys: network size, auxiliary head, drop path, cutout and gradient clipping."""
+    channels = protocol.get("channels")
+    if channels != "auto" and (not _is_int(channels) or channels < 2 or channels % 2):
+        raise ConfigError("protocol.channels", channels, "auto (36 on CIFAR-10, 16 on CIFAR-100) or an even "
+                                                        "integer >= 2")
+    if not _is_int(protocol.get("layers")) or protocol["layers"] < 3:
+        raise ConfigError("protocol.layers", protocol.get("layers"), "an integer >= 3")
+    for key, high in (("auxiliary_weight", None), ("drop_path", 1.0)):
+        value = protocol.get(key)
+        if not isinstance(value, (int, float)) or isinstance(value, bool) or value < 0 or \
+                (high is not None and value >= high):
+            raise ConfigError(f"protocol.{key}", value, "a number >= 0" + (f" and < {high}" if high else ""))
+    if not _is_int(protocol.get("cutout")) or protocol["cutout"] < 0:
+        raise ConfigError("protocol.cutout", protocol.get("cutout"), "an integer >= 0 (0: no cutout)")
+    clip = protocol.get("grad_clip")
+    if clip is not None and (not isinstance(clip, (int, float)) or isinstance(clip, bool) or clip <= 0):
+        raise ConfigError("protocol.grad_clip", clip, "a number > 0, or null for no clipping")
+
+
+def darts_channels(protocol: dict[str, Any], dataset: str) -> int:
+    """`protocol.channels`, with auto = 36 on CIFAR-10 and 16 on CIFAR-100."""
+    channels = protocol["channels"]
+    return (36 if dataset == "cifar10" else 16) if channels == "auto" else channels
+
+
+def check_space(choices: list[ArchChoice], protocol: dict[str, Any], dataset: str) -> None:
+    """Every architecture suits the protocol's space, and DARTS trains on 32x32 images only."""
+    space = protocol.get("space", "nb201")
+    for choice in choices:
+        if choice.space != space:
+            expected = {"nb201": "an NB201 arch string (a DARTS genotype trains with profile=darts or darts_smoke)",
+                        "darts": "a DARTS genotype (an NB201 arch string trains with profile=nb201 or smoke)"}
+            raise ConfigError("arch", choice.arch, f"{expected[space]} with profile {protocol['name']}")
+    if space == "darts" and SIDE[dataset] != 32:
+        raise ConfigError("data", dataset, f"cifar10 or cifar100 with profile {protocol['name']} "
+                                           "(NetworkCIFAR's auxiliary head needs 32x32 images)")
 
 
 def crop_padding(protocol: dict[str, Any], dataset: str) -> int:
@@ -138,6 +185,17 @@ def check_run_dir(run_dir: Path, fingerprint: dict[str, Any]) -> None:
                               f"a fresh run dir, or one trained with the same data and protocol (it differs in {what})")
 
 
+def write_genotype(arch_dir: Path, arch: str) -> None:
+    """`genotype.txt` and the cell picture `genotype.png` of a DARTS architecture, once per arch dir."""
+    from meco_lab.spaces.darts.genotype import parse_genotype
+    from meco_lab.spaces.darts.plot import plot_genotype
+
+    arch_dir.mkdir(parents=True, exist_ok=True)
+    if not (arch_dir / "genotype.png").is_file():
+        (arch_dir / "genotype.txt").write_text(arch + "\n")
+        plot_genotype(parse_genotype(arch), arch_dir / "genotype.png")
+
+
 def write_json(path: Path, payload: dict[str, Any]) -> None:
     tmp = path.with_name(path.name + ".tmp")
     tmp.write_text(json.dumps(payload, indent=2))
@@ -162,6 +220,35 @@ def device_name(trainer) -> str:
     return f"{device} ({os.cpu_count()} CPU cores, {torch.get_num_threads()} torch threads)"
 
 
+def build_model(choice: ArchChoice, config: dict[str, Any]):
+    """The LightningModule of the protocol's space: `NB201Classifier` or `DartsClassifier`."""
+    protocol, dataset = config["protocol"], config["data"]["name"]
+    common = {"lr": float(protocol["lr"]), "momentum": float(protocol["momentum"]),
+              "nesterov": protocol["nesterov"], "weight_decay": float(protocol["weight_decay"]),
+              "lr_min": float(protocol["lr_min"]), "crop_padding": crop_padding(protocol, dataset),
+              "flip": protocol["flip"]}
+    if choice.space == "darts":
+        from meco_lab.training.darts_module import DartsClassifier
+
+        return DartsClassifier(choice.arch, NUM_CLASSES[dataset], dataset, protocol["epochs"], **common,
+                               channels=darts_channels(protocol, dataset), layers=protocol["layers"],
+                               auxiliary_weight=float(protocol["auxiliary_weight"]),
+                               drop_path=float(protocol["drop_path"]), cutout=protocol["cutout"],
+                               grad_clip=None if protocol["grad_clip"] is None else float(protocol["grad_clip"]))
+    from meco_lab.training.module import NB201Classifier
+
+    return NB201Classifier(choice.arch, NUM_CLASSES[dataset], dataset, protocol["epochs"], **common)
+
+
+def count_params(choice: ArchChoice, net) -> int:
+    """Parameters of the network trained; DARTS counts leave the auxiliary head out, as DARTS reports."""
+    if choice.space == "darts":
+        from meco_lab.spaces.darts.network import count_params as darts_params
+
+        return darts_params(net)
+    return sum(p.numel() for p in net.parameters())
+
+
 def train_one(choice: ArchChoice, seed: int, seed_dir: Path, config: dict[str, Any], datamodule, trainer_kwargs,
               max_epochs: int, console: Console) -> dict[str, Any] | None:
     """Train (or resume) one architecture with one seed, test it, and write `result.json`; None if interrupted."""
@@ -169,7 +256,7 @@ def train_one(choice: ArchChoice, seed: int, seed_dir: Path, config: dict[str, A
     import torch
     from lightning.pytorch.utilities import rank_zero_only
 
-    from meco_lab.training.module import LastCheckpoint, NB201Classifier
+    from meco_lab.training.module import LastCheckpoint
 
     protocol = config["protocol"]
     result_path = seed_dir / "result.json"
@@ -180,11 +267,7 @@ def train_one(choice: ArchChoice, seed: int, seed_dir: Path, config: dict[str, A
             return result
     seed_dir.mkdir(parents=True, exist_ok=True)
     L.seed_everything(seed, workers=True, verbose=False)
-    padding = crop_padding(protocol, config["data"]["name"])
-    model = NB201Classifier(choice.arch, NUM_CLASSES[config["data"]["name"]], config["data"]["name"],
-                            protocol["epochs"], lr=float(protocol["lr"]), momentum=float(protocol["momentum"]),
-                            nesterov=protocol["nesterov"], weight_decay=float(protocol["weight_decay"]),
-                            lr_min=float(protocol["lr_min"]), crop_padding=padding, flip=protocol["flip"])
+    model = build_model(choice, config)
     ckpt = seed_dir / "last.ckpt"
     resume = None
     if ckpt.is_file():
@@ -214,7 +297,7 @@ def train_one(choice: ArchChoice, seed: int, seed_dir: Path, config: dict[str, A
         "test_acc": model.test_accuracy,
         "test_images": len(datamodule.test_set),
         "train_images": len(datamodule.train_set),
-        "params": sum(p.numel() for p in model.net.parameters()),
+        "params": count_params(choice, model.net),
         "train_seconds": float(sum(r["seconds"] for r in model.history)),
         "test_seconds": time.perf_counter() - start,
         "epochs_trained": len(model.history),
@@ -239,6 +322,7 @@ def retrain_run(cfg: DictConfig, run_dir: Path, console: Console | None = None) 
     root = data_root(config["data"], config.get("cifar10_jpeg"))
     seeds = check_seeds(config["seeds"])
     protocol = check_protocol(config["protocol"])
+    check_space(choices, protocol, config["data"]["name"])
     threads = config.get("threads")
     if threads is not None and (not _is_int(threads) or threads < 1):
         raise ConfigError("threads", threads, "an integer >= 1, or null")
@@ -275,6 +359,8 @@ def retrain_run(cfg: DictConfig, run_dir: Path, console: Console | None = None) 
 
     results: list[dict[str, Any]] = []
     for choice in choices:
+        if choice.space == "darts" and is_zero:
+            write_genotype(run_dir / choice.key, choice.arch)
         for seed in seeds:
             result = train_one(choice, seed, run_dir / choice.key / f"seed_{seed}", config, datamodule,
                                trainer_kwargs, max_epochs, console)
@@ -298,6 +384,10 @@ def retrain_run(cfg: DictConfig, run_dir: Path, console: Console | None = None) 
         f"{protocol['epochs']} epochs), momentum {protocol['momentum']} nesterov={protocol['nesterov']}, weight decay "
         f"{protocol['weight_decay']}, batch {protocol['batch_size']}, crop padding {crop_padding(protocol, dataset)}, "
         f"flip={protocol['flip']}",
+        *([f"DARTS NetworkCIFAR: {darts_channels(protocol, dataset)} initial channels, {protocol['layers']} layers, "
+           f"auxiliary weight {protocol['auxiliary_weight']}, drop path {protocol['drop_path']} (linear from 0), "
+           f"cutout {protocol['cutout']}, gradient clip {protocol['grad_clip']}; params without the auxiliary head"]
+          if protocol.get("space") == "darts" else []),
         f"device: {results[0]['device']}, precision {results[0]['precision']}",
         "std is the population std over seeds (0 for one seed); train time is the sum of epoch times, "
         "across resumes, without data loading or testing",
@@ -323,17 +413,40 @@ def main(cfg: DictConfig) -> None:
     retrain_run(cfg, Path(HydraConfig.get().runtime.output_dir))
 
 
+def split_top_level(text: str) -> list[str]:
+    """Split at the commas outside brackets and quotes: `best,Genotype(normal=[...], ...)` -> two items."""
+    items, depth, quote, start = [], 0, "", 0
+    for i, char in enumerate(text):
+        if quote:
+            quote = "" if char == quote else quote
+        elif char in "'\"":
+            quote = char
+        elif char in "([{":
+            depth += 1
+        elif char in ")]}":
+            depth -= 1
+        elif char == "," and depth == 0:
+            items.append(text[start:i])
+            start = i + 1
+    return [item.strip() for item in [*items, text[start:]] if item.strip()]
+
+
+def _quoted(value: str) -> str:
+    if value[0] in "'\"":
+        return value
+    return f'"{value}"' if "'" in value else f"'{value}'"
+
+
 def quote_arch_overrides(argv: list[str]) -> list[str]:
-    """Quote the NB201 arch strings of `arch=` overrides: Hydra's override grammar rejects `~` unquoted."""
+    """Quote the arch strings of `arch=` overrides: Hydra's grammar rejects `~` and DARTS genotypes unquoted."""
     out = []
     for arg in argv:
         key, sep, value = arg.partition("=")
         if key == "arch" and sep and value:
             if value.startswith("[") and value.endswith("]"):
-                items = [v.strip() for v in value[1:-1].split(",") if v.strip()]
-                value = "[" + ",".join(v if v[0] in "'\"" else f"'{v}'" for v in items) + "]"
-            elif value[0] not in "'\"" and "'" not in value:
-                value = f"'{value}'"
+                value = "[" + ",".join(_quoted(v) for v in split_top_level(value[1:-1])) + "]"
+            elif value[0] not in "'\"" and ("'" not in value or value.startswith("Genotype")):
+                value = _quoted(value)
             arg = f"{key}={value}"
         out.append(arg)
     return out

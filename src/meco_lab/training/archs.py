@@ -1,4 +1,4 @@
-"""Which architectures to retrain: `arch=best` (from a selection file) or NB201 arch strings, checked in one line."""
+"""Which architectures to retrain: `arch=best` (from a selection file), NB201 arch strings or DARTS genotypes."""
 
 from __future__ import annotations
 
@@ -10,27 +10,33 @@ from pathlib import Path
 from typing import Any
 
 from meco_lab.errors import ConfigError
+from meco_lab.spaces.darts.genotype import format_genotype, parse_genotype
 from meco_lab.spaces.nb201_cell import NUM_NODES, OPS, format_arch, parse_arch
 
 DEFAULT_SELECTION = Path("outputs") / "latest_selection.json"
 ARCH_HELP = ("'best' (the best of a selection) or an NB201 arch string, 3 '+'-separated nodes with 1, 2, 3 "
-             f"edges op~source, op in {', '.join(OPS)}")
+             f"edges op~source, op in {', '.join(OPS)}; or a DARTS genotype Genotype(normal=[...], ...)")
 
 
 @dataclass(frozen=True)
 class ArchChoice:
-    """One architecture to train: its canonical arch string, NATS-TSS index (None if not in the space), origin."""
+    """One architecture to train: its canonical arch string, NATS-TSS index (None if not in the space), origin.
+
+    `space` is `nb201` (an NB201 cell) or `darts` (a DARTS genotype).
+    """
 
     arch: str
     index: int | None
     origin: str
+    space: str = "nb201"
 
     @property
     def key(self) -> str:
-        """A folder name: `nats-<index>` for NATS-TSS archs, else `arch-<hash>`."""
+        """A folder name: `nats-<index>` for NATS-TSS archs, `darts-<hash>` for genotypes, else `arch-<hash>`."""
         if self.index is not None:
             return f"nats-{self.index}"
-        return "arch-" + hashlib.blake2b(self.arch.encode(), digest_size=5).hexdigest()
+        prefix = "darts-" if self.space == "darts" else "arch-"
+        return prefix + hashlib.blake2b(self.arch.encode(), digest_size=5).hexdigest()
 
 
 @lru_cache(maxsize=1)
@@ -65,6 +71,19 @@ def check_arch_string(arch: str, key: str = "arch") -> str:
         raise ConfigError(key, arch, f"{ARCH_HELP} ({reason})") from None
 
 
+def is_genotype(arch: Any) -> bool:
+    """Whether `arch` is written as a DARTS genotype (`Genotype(...)`) rather than an NB201 arch string."""
+    return str(arch).strip().startswith("Genotype")
+
+
+def check_arch(arch: Any, key: str, origin: str) -> ArchChoice:
+    """An NB201 arch string or a DARTS genotype, checked and in canonical form."""
+    if is_genotype(arch):
+        return ArchChoice(format_genotype(parse_genotype(str(arch), key)), None, origin, "darts")
+    canonical = check_arch_string(arch, key)
+    return ArchChoice(canonical, nats_index(canonical), origin)
+
+
 def read_selection(path: Path, key: str) -> dict[str, Any]:
     """A selection.json written by `meco_lab.search`; ConfigError when missing or malformed."""
     if not path.is_file():
@@ -97,11 +116,13 @@ def resolve_archs(arch: Any, selection: str | None, default_selection: Path = DE
             else:
                 path = Path(selection).expanduser()
                 selection_data = read_selection(path, "selection")
-            canonical = check_arch_string(selection_data["best"]["arch"], "selection")
-            choice = ArchChoice(canonical, nats_index(canonical), f"best of {path}")
+            best = selection_data["best"]["arch"]
+            if selection_data.get("space") == "darts" and not is_genotype(best):
+                raise ConfigError("selection", str(path), f"a best arch that is a DARTS genotype (space darts), "
+                                                          f"not {best!r}")
+            choice = check_arch(best, "selection", f"best of {path}")
         else:
-            canonical = check_arch_string(value)
-            choice = ArchChoice(canonical, nats_index(canonical), "given")
+            choice = check_arch(value, "arch", "given")
         if choice.arch not in [c.arch for c in chosen]:
             chosen.append(choice)
     return chosen

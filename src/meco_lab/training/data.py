@@ -195,3 +195,23 @@ def random_crop_flip(images: torch.Tensor, padding: int, flip: bool,
 def normalize_on_device(images: torch.Tensor, mean: torch.Tensor, std: torch.Tensor) -> torch.Tensor:
     """uint8 (or 0..255 float) images -> float32 (x / 255 - mean) / std, with (3, 1, 1) mean and std on 0..1."""
     return (images.to(torch.float32) / 255 - mean) / std
+
+
+def cutout(images: torch.Tensor, length: int, generator: torch.Generator | None = None) -> torch.Tensor:
+    """Zero one `length` x `length` square per image, centred at a uniform pixel and clipped at the border.
+
+    As DARTS' `Cutout` (applied after normalisation, so the square is the mean colour): rows
+    [cy - length // 2, cy + length // 2) and likewise columns, on any device, for the whole batch at once.
+    """
+    if length <= 0:
+        return images
+    n, _, h, w = images.shape
+    device = images.device
+    cy = torch.randint(0, h, (n, 1), device=device, generator=generator)
+    cx = torch.randint(0, w, (n, 1), device=device, generator=generator)
+    rows = torch.arange(h, device=device)
+    cols = torch.arange(w, device=device)
+    in_rows = (rows >= cy - length // 2) & (rows < cy + length // 2)  # (n, h)
+    in_cols = (cols >= cx - length // 2) & (cols < cx + length // 2)  # (n, w)
+    hole = in_rows[:, :, None] & in_cols[:, None, :]
+    return images.masked_fill(hole[:, None], 0)

@@ -1,4 +1,4 @@
-"""The LightningModule that trains one NB201 network, and the atomic last-checkpoint callback behind resume."""
+"""The LightningModules that train one network (shared base, NB201), and the atomic last-checkpoint callback."""
 
 from __future__ import annotations
 
@@ -29,11 +29,11 @@ def cosine_factor(step: int, total: int, floor: float) -> float:
     return floor + (1.0 - floor) * 0.5 * (1.0 + math.cos(math.pi * progress))
 
 
-class NB201Classifier(L.LightningModule):
-    """An NB201 / NATS-TSS network (`TinyNetwork`) trained with the NAS-Bench-201 recipe.
+class ImageClassifier(L.LightningModule):
+    """What every retraining protocol shares; a subclass builds `self.net` and saves its hyperparameters.
 
-    SGD with Nesterov momentum, weight decay on every parameter, cross-entropy, and a learning rate
-    annealed from `lr` to `lr_min` by a per-step cosine over `epochs` epochs (the schedule length is
+    SGD with momentum (`nesterov` as set), weight decay on every parameter, cross-entropy, and a learning
+    rate annealed from `lr` to `lr_min` by a per-step cosine over `epochs` epochs (the schedule length is
     `epochs` even when the trainer stops earlier, so a stopped run continues on the same curve).
     Batches arrive as uint8 and are cropped, flipped and normalised on the device.
 
@@ -41,12 +41,10 @@ class NB201Classifier(L.LightningModule):
     resumed run keeps the whole curve and the total training time.
     """
 
-    def __init__(self, arch: str, num_classes: int, dataset: str, epochs: int, lr: float = 0.1,
-                 momentum: float = 0.9, nesterov: bool = True, weight_decay: float = 5e-4, lr_min: float = 0.0,
-                 crop_padding: int = 4, flip: bool = True, channels: int = 16, cells_per_stage: int = 5):
+    net: torch.nn.Module
+
+    def __init__(self, dataset: str):
         super().__init__()
-        self.save_hyperparameters()
-        self.net = TinyNetwork(parse_arch(arch), channels, cells_per_stage, num_classes)
         mean, std = norm_stats(dataset)
         self.register_buffer("mean", mean, persistent=False)
         self.register_buffer("std", std, persistent=False)
@@ -64,10 +62,14 @@ class NB201Classifier(L.LightningModule):
             x = random_crop_flip(x, self.hparams.crop_padding, self.hparams.flip)
         return normalize_on_device(x, self.mean, self.std), y
 
+    def training_loss(self, x: torch.Tensor, y: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """(logits, loss) of one training batch."""
+        logits = self(x)
+        return logits, F.cross_entropy(logits, y)
+
     def training_step(self, batch: Any, batch_idx: int) -> torch.Tensor:
         x, y = batch
-        logits = self(x)
-        loss = F.cross_entropy(logits, y)
+        logits, loss = self.training_loss(x, y)
         acc = (logits.argmax(1) == y).float().mean() * 100
         self.log("train_loss", loss, on_step=False, on_epoch=True, prog_bar=True, batch_size=len(y))
         self.log("train_acc", acc, on_step=False, on_epoch=True, prog_bar=True, batch_size=len(y))
@@ -118,6 +120,17 @@ class NB201Classifier(L.LightningModule):
         total = self.all_gather(self._test_total).sum()
         self.test_accuracy = float(correct) / max(int(total), 1) * 100
         self.log("test_acc", self.test_accuracy, sync_dist=False)
+
+
+class NB201Classifier(ImageClassifier):
+    """An NB201 / NATS-TSS network (`TinyNetwork`) trained with the NAS-Bench-201 recipe (SGD Nesterov)."""
+
+    def __init__(self, arch: str, num_classes: int, dataset: str, epochs: int, lr: float = 0.1,
+                 momentum: float = 0.9, nesterov: bool = True, weight_decay: float = 5e-4, lr_min: float = 0.0,
+                 crop_padding: int = 4, flip: bool = True, channels: int = 16, cells_per_stage: int = 5):
+        super().__init__(dataset)
+        self.save_hyperparameters()
+        self.net = TinyNetwork(parse_arch(arch), channels, cells_per_stage, num_classes)
 
 
 def write_history(path: Path, history: list[dict[str, float]]) -> None:

@@ -12,6 +12,7 @@ import polars as pl
 from rich.table import Table
 
 from meco_lab.errors import ConfigError
+from meco_lab.training.archs import ArchChoice
 
 COLUMNS = ("arch", "nats_index", "dataset", "protocol", "epochs", "seeds", "test_acc_mean", "test_acc_std",
            "test_acc_per_seed", "params", "train_seconds_mean", "train_seconds_total", "benchmark_test_acc")
@@ -78,6 +79,8 @@ def rich_table(table: pl.DataFrame, title: str) -> Table:
                        no_wrap=column != "architecture")
     for row in table.iter_rows(named=True):
         name = row["arch"] if row["nats_index"] is None else f"#{row['nats_index']} {row['arch']}"
+        if name.startswith("Genotype"):  # a DARTS genotype: its folder name (the full string is in the .md)
+            name = ArchChoice(name, None, "", "darts").key
         out.add_row(name, f"{row['test_acc_mean']:.2f} ± {row['test_acc_std']:.2f}", row["seeds"], row["epochs"],
                     f"{row['params']:,}", f"{row['train_seconds_mean']:.1f}", _fmt(row["benchmark_test_acc"]))
     return out
