@@ -29,13 +29,7 @@ V2 = (
 )  # quark0/darts cnn/genotypes.py, verbatim
 
 
-@pytest.fixture(autouse=True)
-def one_thread():
-    """One torch thread: on this shared 2-core machine, two threads make a small forward 20x slower."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("one_thread")  # conftest: two threads on this shared CPU run 20x slower
 
 
 # ---------------------------------------------------------------- genotypes
