@@ -25,7 +25,7 @@ from meco_lab.search import accuracy_stats
 from meco_lab.spaces.base import Candidate
 from meco_lab.spaces.supernet import Mask, supernet_candidate
 from meco_lab.supernets import SUPERNETS
-from meco_lab.truth import DATASETS, NAMES, load_ground_truth
+from meco_lab.truth import DATASETS, NAMES, GroundTruth, load_ground_truth
 from meco_lab.truth.base import check_metric
 from meco_lab.zc_pt import ZcPtCandidate, mask_key, steps_per_candidate, zero_cost_pt
 
@@ -61,6 +61,17 @@ def check_zc_pt(config: dict[str, Any]) -> dict[str, Any]:
     return options
 
 
+def load_truth(truth_cfg: dict[str, Any], indices: list[int] | None) -> GroundTruth:
+    """The configured ground truth (an archive is queried only for `indices`)."""
+    return load_ground_truth(
+        truth_cfg["name"],
+        truth_cfg.get("metric", "test"),
+        truth_cfg.get("path"),
+        str(truth_cfg.get("hp", "200")),
+        indices,
+    )
+
+
 def results_table(selection: dict[str, Any], title: str) -> Table:
     table = Table(title=title)
     for column in ("dataset", "found", "candidates mean±std", "max of candidates"):
@@ -83,6 +94,8 @@ def zc_pt_run(config: dict[str, Any], console: Console) -> tuple[dict[str, Any],
     scorer = Scorer(job)  # checks the proxy, data and input size before any work
     setup = SUPERNETS[config["space"]["name"]](scorer.space, config["space"], config["seed"], job.num_classes, options)
     net = setup.net.to(job.device)
+    truth_cfg = config["truth"]
+    truth = load_truth(truth_cfg, None) if truth_cfg["name"] == "table" else None  # an archive: only what is found
     n, problem = options["candidates"], net.problem
 
     def supernet_fn(mask: Mask) -> float:
@@ -125,16 +138,9 @@ def zc_pt_run(config: dict[str, Any], console: Console) -> tuple[dict[str, Any],
         )
     seconds = time.perf_counter() - start
 
-    truth_cfg = config["truth"]
     found = [setup.index(c.mask) for c in result.candidates]
-    known = sorted({i for i in found if i is not None})
-    truth = load_ground_truth(
-        truth_cfg["name"],
-        truth_cfg.get("metric", "test"),
-        truth_cfg.get("path"),
-        str(truth_cfg.get("hp", "200")),
-        known if truth_cfg["name"] != "table" else None,
-    )
+    if truth is None:
+        truth = load_truth(truth_cfg, sorted({i for i in found if i is not None}))
 
     def accuracy(index: int | None) -> dict[str, float | None]:
         return {d: None if index is None else float(truth.accuracy[d][index]) for d in DATASETS}
