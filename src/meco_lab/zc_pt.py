@@ -2,7 +2,8 @@
 
 For each of N candidates, the edges of the supernet are visited in a random order. On an edge, each
 operation still there is removed in turn and the supernet under that mask is scored; the operation
-whose removal lowers the score the most is kept and the others are dropped. For spaces whose nodes keep
+whose removal lowers the score the most is kept and the others are dropped (an operation a space never keeps,
+DARTS' `none`, is not tested). For spaces whose nodes keep
 only some inputs (`PruningProblem.keep_inputs > 0`, DARTS), the nodes are then visited in a random order
 and each keeps the `keep_inputs` input edges whose removal lowers the score the most. The best of the N
 candidates by `final_score` is returned.
@@ -23,8 +24,10 @@ What follows the official code (HamsterMimi/MeCo, `nasbench201/init_projection.p
 Where this differs: the edges of all cells form one problem and are visited in one random order (the DARTS
 reference alternates a normal-cell and a reduction-cell edge, each drawn at random); the node step uses the
 same proxy as the operation step (the DARTS reference scores it with the Jacobian-covariance proxy whatever
-the operation criterion). Scores of identical masks are computed once (the proxy sees the same weights and
-input), so `evaluations` counts proxy calls and `cache_hits` the repeated masks served from memory.
+the operation criterion); DARTS' `none` is never kept and so not tested (the reference tests it, and its
+`genotype()` turns a kept `none` into the first other op). Scores of identical masks are computed once (the
+proxy sees the same weights and input), so `evaluations` counts proxy calls and `cache_hits` the repeated masks
+served from memory.
 """
 
 from __future__ import annotations
@@ -84,8 +87,12 @@ def mask_key(mask: Mask) -> tuple[tuple[str, tuple[str, ...]], ...]:
 def proxy_score_fn(
     proxy, net: nn.Module, x: torch.Tensor, y: torch.Tensor | None = None, seed: int = 0, num_classes: int = 10
 ) -> ScoreFn:
-    """Score masks of `net` with `proxy` (a `meco_lab.proxies.Proxy`) on input `x` (labels `y`)."""
-    return lambda mask: float(proxy.score(supernet_candidate(net, mask, seed, num_classes), x, y))
+    """Score masks of `net` with `proxy` (a `meco_lab.proxies.Proxy`) on input `x` (labels `y`).
+
+    A proxy that leaves the network as it found it (`modifies_network = False`) scores `net` itself, others a copy.
+    """
+    copy = getattr(proxy, "modifies_network", True)
+    return lambda mask: float(proxy.score(supernet_candidate(net, mask, seed, num_classes, copy), x, y))
 
 
 def lowest(scores: list[float]) -> list[int]:
@@ -115,14 +122,18 @@ class _Memo:
 
 
 def choose_ops(problem: PruningProblem, mask: Mask, edge_order: list[str], score: ScoreFn) -> Mask:
-    """Visit edges in `edge_order`; on each keep the operation whose removal lowers the score the most."""
+    """Visit edges in `edge_order`; on each keep the operation whose removal lowers the score the most.
+
+    Only the operations an edge may end with (`problem.keepable`) are tested: DARTS' `none` is dropped untested.
+    """
     mask = dict(mask)
     for edge in edge_order:
         ops = mask[edge]
-        if len(ops) <= 1:
+        options = problem.keepable(ops)
+        if len(ops) <= 1 or not options:
             continue
-        removed = [score({**mask, edge: tuple(o for o in ops if o != op)}) for op in ops]
-        mask[edge] = (ops[lowest(removed)[0]],)
+        removed = [score({**mask, edge: tuple(o for o in ops if o != op)}) for op in options]
+        mask[edge] = (options[lowest(removed)[0]],)
     return mask
 
 
@@ -141,7 +152,7 @@ def choose_inputs(problem: PruningProblem, mask: Mask, node_order: list[str], sc
 
 def steps_per_candidate(problem: PruningProblem) -> int:
     """Supernet score requests for one candidate (repeats included): every removal test, then the final mask."""
-    ops = len(problem.edges) * len(problem.ops) if len(problem.ops) > 1 else 0
+    ops = len(problem.edges) * len(problem.keepable(problem.ops)) if len(problem.ops) > 1 else 0
     nodes = sum(len(e) for e in problem.node_inputs.values() if len(e) > problem.keep_inputs)
     return ops + (nodes if problem.keep_inputs > 0 else 0) + 1
 

@@ -18,6 +18,10 @@ class Proxy(ABC):
     #: what the proxy needs from the engine; MeCo needs neither labels nor a backward pass
     needs_labels: ClassVar[bool] = False
     needs_backward: ClassVar[bool] = False
+    #: whether `score` may change the network it gets (weights, layout, mode); False lets a shared network (a
+    #: supernet) be scored without a copy. A train-mode forward's batch-norm running statistics do not count:
+    #: train mode never reads them.
+    modifies_network: ClassVar[bool] = True
 
     def check(self, data: dict[str, Any]) -> None:
         """Raise ConfigError when the input settings (`data.*`) cannot meet this proxy's needs."""

@@ -128,6 +128,7 @@ class MeCo(Proxy):
     """MeCo: sum over hooked modules of the minimum eigenvalue of the feature correlation matrix."""
 
     name = "meco"
+    modifies_network = False  # a no_grad forward in train mode with hooks: the weights, layout and mode stay
 
     def __init__(self, hooks: str = "reference", **_: object):
         self.keep = hook_filter(hooks)
@@ -143,6 +144,7 @@ class MeCoOpt(Proxy):
     """MeCo_opt: MeCo on `n` channels sampled per module, each term scaled by C/n."""
 
     name = "meco_opt"
+    modifies_network = False  # a no_grad forward in train mode with hooks: the weights, layout and mode stay
 
     def __init__(self, n: int = 8, hooks: str = "reference", **_: object):
         if not isinstance(n, int) or isinstance(n, bool) or n < 1:
