@@ -4,8 +4,14 @@ DARTS' `Network` (model_search.py): stem, `layers` cells (reductions at 1/3 and 
 nodes per cell, 14 edges per cell, ops with non-affine batch norm (pools followed by one, as DARTS).
 All normal cells share one edge set and all reduction cells another, so the edge ids are
 `normal:<node><-<input>` and `reduce:<node><-<input>` (28 in all; inputs 0 = c_{k-2}, 1 = c_{k-1},
-nodes 2..5). An edge's output is the plain sum of the ops its mask keeps (no architecture weights);
-an edge with none kept contributes nothing, and a node with no input left outputs zeros.
+nodes 2..5). An edge's output is the weighted sum of the ops its mask keeps; an edge with none kept
+contributes nothing, and a node with no input left outputs zeros. `weighting`:
+
+- `reference` (default): each op of an edge that still has several weighs 1/8 and an edge with a single
+  op left weighs 1, as in the reference's projection network (HamsterMimi/MeCo,
+  `sota/cnn/model_search_darts_proj.py` and `init_projection.py`): softmax of near-zero architecture
+  parameters (1/8) on undecided edges, 1/8 on the others of an edge under test, one-hot on decided edges;
+- `sum`: every op left weighs 1.
 """
 
 from __future__ import annotations
@@ -19,6 +25,7 @@ from meco_lab.spaces.supernet import Mask, PruningProblem
 
 STEPS = 4
 KINDS = ("normal", "reduce")
+WEIGHTINGS = ("reference", "sum")
 
 
 def edge_id(kind: str, node: int, source: int) -> str:
@@ -27,18 +34,23 @@ def edge_id(kind: str, node: int, source: int) -> str:
 
 
 def darts_problem(steps: int = STEPS) -> PruningProblem:
-    """The 28 edges, the 8 ops, and each node's input edges (of which a genotype keeps 2)."""
+    """The 28 edges, the 8 ops (`none` never kept), and each node's input edges (of which a genotype keeps 2)."""
     edges, node_inputs = [], {}
     for kind in KINDS:
         for node in range(2, steps + 2):
             mine = tuple(edge_id(kind, node, source) for source in range(node))
             edges += mine
             node_inputs[f"{kind}:{node}"] = mine
-    return PruningProblem(tuple(edges), OPS, node_inputs, keep_inputs=2)
+    return PruningProblem(tuple(edges), OPS, node_inputs, keep_inputs=2, never_keep=("none",))
+
+
+def edge_weight(ops: tuple[str, ...], weighting: str) -> float:
+    """The weight of each op left on an edge (see the module docstring)."""
+    return 1.0 if weighting == "sum" or len(ops) == 1 else 1.0 / len(OPS)
 
 
 class MixedOp(nn.Module):
-    """All 8 ops of one edge; `forward(x, ops)` sums the named ones (None if `ops` is empty)."""
+    """All 8 ops of one edge; `forward(x, ops, weight)` sums the named ones times `weight` (None if `ops` is empty)."""
 
     def __init__(self, channels: int, stride: int):
         super().__init__()
@@ -50,16 +62,17 @@ class MixedOp(nn.Module):
             built[name] = op
         self.ops = nn.ModuleDict(built)
 
-    def forward(self, x: torch.Tensor, ops: tuple[str, ...]) -> torch.Tensor | None:
+    def forward(self, x: torch.Tensor, ops: tuple[str, ...], weight: float = 1.0) -> torch.Tensor | None:
         out = None
         for name in ops:
             h = self.ops[name](x)
+            h = h if weight == 1.0 else h * weight
             out = h if out is None else out + h
         return out
 
 
 class SearchCell(nn.Module):
-    """One search cell; `forward(s0, s1, mask)` reads its edges' ops from the shared mask."""
+    """One search cell; `forward(s0, s1, mask, weighting)` reads its edges' ops from the shared mask."""
 
     def __init__(
         self, c_prev_prev: int, c_prev: int, c: int, reduction: bool, reduction_prev: bool, steps: int = STEPS
@@ -78,7 +91,7 @@ class SearchCell(nn.Module):
             for source in range(node):
                 self.edges[f"{node}<-{source}"] = MixedOp(c, 2 if reduction and source < 2 else 1)
 
-    def forward(self, s0: torch.Tensor, s1: torch.Tensor, mask: Mask) -> torch.Tensor:
+    def forward(self, s0: torch.Tensor, s1: torch.Tensor, mask: Mask, weighting: str = "reference") -> torch.Tensor:
         states = [self.preprocess0(s0), self.preprocess1(s1)]
         n, _, h, w = states[1].shape
         if self.kind == "reduce":
@@ -86,7 +99,8 @@ class SearchCell(nn.Module):
         for node in range(2, self.steps + 2):
             total = None
             for source in range(node):
-                out = self.edges[f"{node}<-{source}"](states[source], mask[edge_id(self.kind, node, source)])
+                ops = mask[edge_id(self.kind, node, source)]
+                out = self.edges[f"{node}<-{source}"](states[source], ops, edge_weight(ops, weighting))
                 if out is not None:
                     total = out if total is None else total + out
             states.append(total if total is not None else states[1].new_zeros((n, self.channels, h, w)))
@@ -97,9 +111,18 @@ class DartsSupernet(nn.Module):
     """The DARTS search network with all ops on every edge; `set_mask` decides what the forward uses."""
 
     def __init__(
-        self, num_classes: int, channels: int = 16, layers: int = 8, stem_multiplier: int = 3, steps: int = STEPS
+        self,
+        num_classes: int,
+        channels: int = 16,
+        layers: int = 8,
+        stem_multiplier: int = 3,
+        steps: int = STEPS,
+        weighting: str = "reference",
     ):
         super().__init__()
+        if weighting not in WEIGHTINGS:
+            raise ValueError(f"weighting {weighting!r}: expected one of {WEIGHTINGS}")
+        self.weighting = weighting
         self.problem = darts_problem(steps)
         self.mask: Mask = self.problem.full_mask()
         c_curr = stem_multiplier * channels
@@ -135,15 +158,17 @@ class DartsSupernet(nn.Module):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         s0 = s1 = self.stem(x)
         for cell in self.cells:
-            s0, s1 = s1, cell(s0, s1, self.mask)
+            s0, s1 = s1, cell(s0, s1, self.mask, self.weighting)
         return self.classifier(self.global_pooling(s1).flatten(1))
 
 
-def build_darts_supernet(num_classes: int, seed: int, channels: int = 16, layers: int = 8) -> DartsSupernet:
+def build_darts_supernet(
+    num_classes: int, seed: int, channels: int = 16, layers: int = 8, weighting: str = "reference"
+) -> DartsSupernet:
     """The supernet with PyTorch's default init drawn from `seed` (the global RNG is left as it was)."""
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(seed)
-        return DartsSupernet(num_classes, channels, layers)
+        return DartsSupernet(num_classes, channels, layers, weighting=weighting)
 
 
 def genotype_from_mask(mask: Mask, steps: int = STEPS) -> Genotype:
