@@ -36,6 +36,11 @@ class ScoringJob:
 
 
 def build_space(spec: dict[str, Any]) -> SearchSpace:
+    """The enumerable benchmark space `spec` names; a one-line ConfigError for any other (e.g. darts)."""
+    if spec["name"] not in SPACES:
+        raise ConfigError("space", spec["name"], f"a benchmark space to enumerate, one of {', '.join(SPACES.names())} "
+                                                 "(a space without a benchmark table, such as darts, is searched with "
+                                                 "python -m meco_lab.search method=zc_pt)")
     options = {k: v for k, v in spec.items() if k not in ("name", "limit", "sample", "indices", "sample_seed")}
     return SPACES.get(spec["name"])(**options)
 
@@ -45,14 +50,14 @@ def build_proxy(spec: dict[str, Any]) -> Proxy:
 
 
 class Scorer:
-    """Scores single architectures for one job (one per process)."""
+    """Scores single architectures for one job (one per process); `space` replaces the one `job.space` names."""
 
-    def __init__(self, job: ScoringJob):
+    def __init__(self, job: ScoringJob, space: SearchSpace | None = None):
         if job.reduce not in REDUCTIONS:
             raise ConfigError("data.reduce", job.reduce, REDUCTIONS)
         torch.set_num_threads(job.threads)
         self.job = job
-        self.space = build_space(job.space)
+        self.space = build_space(job.space) if space is None else space
         self.space.check_input_size(job.x.shape[-1])
         self.proxy = build_proxy(job.proxy)
         self.proxy.check(job.data or {})

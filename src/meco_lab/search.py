@@ -226,7 +226,7 @@ def search_run(cfg: DictConfig, run_dir: Path, console: Console | None = None) -
     if config["method"] == "zc_pt":
         from meco_lab.zc_pt_search import zc_pt_run  # imported here: it uses this module's helpers
 
-        selection, origin = zc_pt_run(config, console)
+        selection, origin = zc_pt_run(config, console, run_dir)
     else:
         selection, origin = topk_run(config, run_dir, console)
     run_dir.mkdir(parents=True, exist_ok=True)

@@ -2,18 +2,22 @@
 
 A builder takes the space config, the seed, the number of classes and the `zc_pt.*` settings, and
 returns a `SupernetSetup`: the supernet (a `MaskableSupernet`) and how a final mask maps back to the space.
-A new space plugs in by adding its builder: `SUPERNETS["darts"] = darts_supernet`.
+A new space plugs in by adding its builder. A space with no benchmark table (DARTS) also adds, in
+`SUPERNET_SPACES`, the `SearchSpace` that its proxies score (its discrete networks) in place of the
+registry's enumerable one.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 from torch import nn
 
 from meco_lab.errors import ConfigError
+from meco_lab.scoring import build_space
 from meco_lab.spaces.base import Candidate, SearchSpace, arch_seed
 from meco_lab.spaces.supernet import Mask
 
@@ -24,8 +28,9 @@ class SupernetSetup:
 
     net: nn.Module  # a MaskableSupernet, weights drawn once
     arch: Callable[[Mask], str]  # the space's arch string of a final mask
-    index: Callable[[Mask], int | None]  # its benchmark index, for the ground truth (None: not a benchmark arch)
+    index: Callable[[Mask], int | None] | None  # its benchmark index, for the ground truth (None: no benchmark)
     discrete: Callable[[Mask], Candidate] | None = None  # its own network, for `zc_pt.final=discrete`
+    draw: Callable[[Mask, Path], Path] | None = None  # writes a picture of a final mask into a folder
 
 
 SupernetBuilder = Callable[[SearchSpace, dict[str, Any], int, int, dict[str, Any]], SupernetSetup]
@@ -57,4 +62,49 @@ def nats_tss_supernet(
     return SupernetSetup(net, mask_to_arch, index, lambda mask: Candidate(space, index(mask), seed, num_classes))
 
 
-SUPERNETS: dict[str, SupernetBuilder] = {"nats_tss": nats_tss_supernet}
+def darts_space(space_cfg: dict[str, Any]) -> SearchSpace:
+    """The DARTS space that proxies score: genotypes as their discrete networks (`space.channels`, `space.layers`)."""
+    from meco_lab.spaces.darts.space import DartsGenotypes
+
+    return DartsGenotypes((), int(space_cfg.get("channels", 16)), int(space_cfg.get("layers", 8)))
+
+
+def darts_supernet(
+    space: SearchSpace, space_cfg: dict[str, Any], seed: int, num_classes: int, options: dict[str, Any]
+) -> SupernetSetup:
+    """The DARTS-CNN supernet (8 ops, 2 inputs kept per node); a final mask is a genotype, with no benchmark.
+
+    Its discrete network is `NetworkCIFAR(space.channels, space.layers)` (C=16, 8 layers by default), as the
+    reference's `post_validate.py` scores it.
+    """
+    from meco_lab.spaces.darts.plot import plot_genotype
+    from meco_lab.spaces.darts.space import DartsGenotypes
+    from meco_lab.spaces.darts.supernet import WEIGHTINGS, build_darts_supernet, genotype_from_mask
+
+    weighting = options.get("weighting", "reference")
+    if weighting not in WEIGHTINGS:
+        raise ConfigError("zc_pt.weighting", weighting, WEIGHTINGS)
+    channels, layers = int(space_cfg.get("channels", 16)), int(space_cfg.get("layers", 8))
+    net = build_darts_supernet(num_classes, supernet_seed(seed), channels, layers, weighting)
+
+    def arch(mask: Mask) -> str:
+        return str(genotype_from_mask(mask))
+
+    def discrete(mask: Mask) -> Candidate:
+        return Candidate(DartsGenotypes((arch(mask),), channels, layers), 0, seed, num_classes)
+
+    def draw(mask: Mask, folder: Path) -> Path:
+        return plot_genotype(genotype_from_mask(mask), Path(folder) / "genotype.png")
+
+    return SupernetSetup(net, arch, None, discrete, draw)
+
+
+SUPERNETS: dict[str, SupernetBuilder] = {"nats_tss": nats_tss_supernet, "darts": darts_supernet}
+SUPERNET_SPACES: dict[str, Callable[[dict[str, Any]], SearchSpace]] = {"darts": darts_space}
+"""Spaces without a benchmark table: the space their proxies score, in place of `SPACES`' enumerable one."""
+
+
+def supernet_space(space_cfg: dict[str, Any]) -> SearchSpace:
+    """The space a zc_pt search scores with: `SUPERNET_SPACES`' for spaces without a benchmark, else the registry's."""
+    make = SUPERNET_SPACES.get(space_cfg["name"])
+    return make(space_cfg) if make is not None else build_space(space_cfg)

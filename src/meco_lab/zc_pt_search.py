@@ -5,11 +5,16 @@ the `data` group as in scoring, and the edge orders from `seed`. Each candidate'
 `zc_pt.final=discrete` (default), the proxy's score of its own discrete network: the reference's
 `post_validate.py` does this, and for a benchmark space it is the very score `meco_lab.score` gives that
 architecture. `zc_pt.final=supernet` uses the supernet's score under the final mask instead.
+
+A space without a benchmark table (DARTS: `SupernetSetup.index is None`) gets no accuracies: they are null
+in the selection, and the console says so in one line. Proxies that leave the network as they found it
+(`Proxy.modifies_network = False`, MeCo) score the supernet itself; the others score a copy of it.
 """
 
 from __future__ import annotations
 
 import time
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -24,7 +29,7 @@ from meco_lab.scoring import Scorer
 from meco_lab.search import accuracy_stats
 from meco_lab.spaces.base import Candidate
 from meco_lab.spaces.supernet import Mask, supernet_candidate
-from meco_lab.supernets import SUPERNETS
+from meco_lab.supernets import SUPERNETS, supernet_space
 from meco_lab.truth import DATASETS, NAMES, GroundTruth, load_ground_truth
 from meco_lab.truth.base import check_metric
 from meco_lab.zc_pt import ZcPtCandidate, mask_key, steps_per_candidate, zero_cost_pt
@@ -87,19 +92,36 @@ def results_table(selection: dict[str, Any], title: str) -> Table:
     return table
 
 
-def zc_pt_run(config: dict[str, Any], console: Console) -> tuple[dict[str, Any], str]:
-    """Run Zero-Cost-PT as configured; print its table; return the selection and a line on its cost."""
+def candidates_table(selection: dict[str, Any], title: str) -> Table:
+    """The distinct candidates and their scores (a space without benchmark accuracies)."""
+    table = Table(title=title)
+    for column in ("rank", "candidates", "score", "supernet score"):
+        table.add_column(column, justify="right", no_wrap=True)
+    for r in selection["ranked"]:
+        table.add_row(str(r["rank"]), ", ".join(str(c) for c in r["candidates"]), f"{r['score']:.4f}",
+                      f"{r['supernet_score']:.4f}")
+    return table
+
+
+def zc_pt_run(config: dict[str, Any], console: Console, run_dir: Path | None = None) -> tuple[dict[str, Any], str]:
+    """Run Zero-Cost-PT as configured; print its table; return the selection and a line on its cost.
+
+    A space whose setup draws its final masks (DARTS) writes the best one's picture into `run_dir`.
+    """
     options = check_zc_pt(config)
     job = make_job(config)
-    scorer = Scorer(job)  # checks the proxy, data and input size before any work
+    scorer = Scorer(job, supernet_space(config["space"]))  # checks the proxy, data and input size before any work
     setup = SUPERNETS[config["space"]["name"]](scorer.space, config["space"], config["seed"], job.num_classes, options)
     net = setup.net.to(job.device)
     truth_cfg = config["truth"]
-    truth = load_truth(truth_cfg, None) if truth_cfg["name"] == "table" else None  # an archive: only what is found
+    benchmark = setup.index is not None
+    # the built-in table is loaded now, so a problem shows before the search; an archive: only what is found
+    truth = load_truth(truth_cfg, None) if benchmark and truth_cfg["name"] == "table" else None
     n, problem = options["candidates"], net.problem
+    copy = scorer.proxy.modifies_network  # a proxy that leaves the network as it was scores the supernet itself
 
     def supernet_fn(mask: Mask) -> float:
-        return reduced_score(scorer, supernet_candidate(net, mask, config["seed"], job.num_classes))
+        return reduced_score(scorer, supernet_candidate(net, mask, config["seed"], job.num_classes, copy=copy))
 
     discrete = options.get("final", "discrete") == "discrete" and setup.discrete is not None
     final_fn = (lambda mask: reduced_score(scorer, setup.discrete(mask))) if discrete else None
@@ -138,12 +160,12 @@ def zc_pt_run(config: dict[str, Any], console: Console) -> tuple[dict[str, Any],
         )
     seconds = time.perf_counter() - start
 
-    found = [setup.index(c.mask) for c in result.candidates]
-    if truth is None:
+    found = [setup.index(c.mask) if benchmark else None for c in result.candidates]
+    if benchmark and truth is None:
         truth = load_truth(truth_cfg, sorted({i for i in found if i is not None}))
 
     def accuracy(index: int | None) -> dict[str, float | None]:
-        return {d: None if index is None else float(truth.accuracy[d][index]) for d in DATASETS}
+        return {d: None if index is None or truth is None else float(truth.accuracy[d][index]) for d in DATASETS}
 
     candidates = [
         {
@@ -182,22 +204,30 @@ def zc_pt_run(config: dict[str, Any], console: Console) -> tuple[dict[str, Any],
         "best": ranked[0],
         "ranked": ranked,
         "candidates": candidates,
-        "candidates_accuracy": {d: accuracy_stats(values[d]) for d in DATASETS},
+        "candidates_accuracy": {d: accuracy_stats(values[d]) for d in DATASETS} if benchmark else None,
         "n_candidates": n,
         "n_distinct": len(ranked),
         "final": "discrete" if discrete else "supernet",
         "evaluations": {"supernet": result.evaluations, "cached": result.cache_hits, "final": result.final_evaluations},
         "seconds": seconds,
         "threads": torch.get_num_threads(),
-        "truth": truth.source,
+        "truth": truth.source if truth is not None else None,
         "std": "population std (ddof=0) over the distinct candidates",
         "config": config,
     }
+    if setup.draw is not None and run_dir is not None:
+        selection["picture"] = str(setup.draw(result.best_mask, run_dir))
+    space = config["space"]["name"]
     title = (
-        f"zc_pt on {config['space']['name']} by {config['proxy']['name']} (data={config['data']['name']}, "
-        f"{len(ranked)} distinct of {n} candidates): {truth_cfg.get('metric', 'test')} accuracy (%)"
+        f"zc_pt on {space} by {config['proxy']['name']} (data={config['data']['name']}, "
+        f"{len(ranked)} distinct of {n} candidates)"
     )
-    console.print(results_table(selection, title))
+    if benchmark:
+        console.print(results_table(selection, f"{title}: {truth_cfg.get('metric', 'test')} accuracy (%)"))
+    else:
+        console.print(candidates_table(selection, f"{title}: proxy scores"))
+        console.print(f"no benchmark for {space}: no accuracies (retrain the found arch: python -m meco_lab.retrain "
+                      f"arch=best)")
     cost = (
         f"{result.evaluations} supernet proxy calls ({result.cache_hits} repeats cached), "
         f"{result.final_evaluations} final, {seconds:.1f} s"
