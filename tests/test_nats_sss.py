@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import io
 import json
+import math
 
 import nats_bench
 import numpy as np
 import polars as pl
 import pytest
 import torch
-from conftest import REPO
+from conftest import REPO, run_cli
 from omegaconf import OmegaConf
 from rich.console import Console
 from scipy.stats import spearmanr
@@ -188,3 +189,16 @@ def test_min_eigenvalue_falls_with_width_and_meco_opt_repairs_it():
         assert (np.diff(opt) > 0).all(), opt
         assert meco[0] == pytest.approx(opt[0])  # C = n: the same term
     assert min_eig_terms(64, 64, draws=2, n=8, seed=0)[0] == pytest.approx(0.0, abs=1e-6)  # rank L - 1 < C
+
+
+def test_topk_on_sss_without_accuracy_says_so_and_ranks_by_score(tmp_path):
+    """The built-in table has no SSS accuracy: topk ranks by score and reports no made-up accuracy."""
+    done = run_cli("method=topk", "space=nats_sss", "proxy=params", "space.sample=20", "k=3",
+                   f"hydra.run.dir={tmp_path / 'run'}", f"latest={tmp_path / 'latest.json'}", module="meco_lab.search")
+    assert done.returncode == 0, done.stderr
+    selection = json.loads((tmp_path / "run" / "selection.json").read_text())
+    assert selection["space"] == "nats_sss" and selection["best"]["arch"].count(":") == 4
+    scores = [e["score"] for e in selection["ranked"]]
+    assert scores == sorted(scores, reverse=True) and len(scores) == 3
+    assert all(math.isnan(v) for e in selection["ranked"] for v in e["accuracy"].values())
+    assert "no benchmark accuracy" in done.stdout + done.stderr

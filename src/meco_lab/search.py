@@ -187,7 +187,8 @@ def topk_run(config: dict[str, Any], run_dir: Path, console: Console) -> tuple[d
 
     truth_cfg = config["truth"]
     truth = load_ground_truth(truth_cfg["name"], truth_cfg.get("metric", "test"), truth_cfg.get("path"),
-                              str(truth_cfg.get("hp", "200")), indices if truth_cfg["name"] != "table" else None)
+                              str(truth_cfg.get("hp", "200")), indices if truth_cfg["name"] != "table" else None,
+                              space=space.benchmark or "tss")
     top = ranked["index"].to_numpy()
     candidates = np.asarray(indices, dtype=np.int64)
     entries = [
@@ -203,7 +204,7 @@ def topk_run(config: dict[str, Any], run_dir: Path, console: Console) -> tuple[d
         "best": entries[0],
         "ranked": entries,
         "topk_accuracy": {d: accuracy_stats(truth.accuracy[d][top]) for d in DATASETS},
-        "candidates_max_accuracy": {d: float(np.nanmax(truth.accuracy[d][candidates])) for d in DATASETS},
+        "candidates_max_accuracy": {d: accuracy_stats(truth.accuracy[d][candidates])["max"] for d in DATASETS},
         "n_candidates": len(indices),
         "n_finite_scores": n_finite,
         "scores": {"path": str(path.resolve()), "source": source},
@@ -213,7 +214,11 @@ def topk_run(config: dict[str, Any], run_dir: Path, console: Console) -> tuple[d
     }
     title = (f"top-{config['k']} of {len(indices)} {space_cfg['name']} archs by {config['proxy']['name']} "
              f"(data={config['data']['name']}): {truth_cfg.get('metric', 'test')} accuracy (%)")
-    console.print(results_table(selection, title))
+    if any(np.isfinite(truth.accuracy[d][candidates]).any() for d in DATASETS):
+        console.print(results_table(selection, title))
+    else:
+        console.print(f"no benchmark accuracy for these {space_cfg['name']} archs in {truth.source}: "
+                      "the selection ranks them by score only")
     return selection, f"scores {source} from {path}"
 
 
