@@ -12,6 +12,8 @@ import numpy as np
 import torch
 from torch import nn
 
+from meco_lab.errors import ConfigError
+
 
 @dataclass(frozen=True)
 class Site:
@@ -73,9 +75,15 @@ class SearchSpace(ABC):
     @abstractmethod
     def __len__(self) -> int: ...
 
+    reductions: int = 0
+    """Stride-2 reductions whose two paths (a strided conv and a 2x2 pooling) must meet: sizes are multiples of 2^r."""
+
     def check_input_size(self, size: int) -> None:
         """Raise ConfigError(data.size) when the networks of this space cannot take `size` x `size` inputs."""
-        return None
+        multiple = 2**self.reductions
+        if size % multiple:
+            raise ConfigError("data.size", size,
+                              f"a multiple of {multiple} for {self.name} ({self.reductions} stride-2 reductions)")
 
     @abstractmethod
     def arch(self, index: int) -> str:

@@ -9,7 +9,6 @@ from functools import lru_cache
 import numpy as np
 from torch import nn
 
-from meco_lab.errors import ConfigError
 from meco_lab.spaces.base import SearchSpace, arch_seed
 from meco_lab.spaces.nb201_cell import parse_arch
 from meco_lab.spaces.registry import SPACES
@@ -39,6 +38,7 @@ class NatsSss(SearchSpace):
     """NATS-Bench SSS: one cell per stage, widths from {8, ..., 64} per layer, all with the best TSS cell."""
 
     name = "nats_sss"
+    reductions = 2
     benchmark = "sss"
 
     def __init__(self):
@@ -48,10 +48,6 @@ class NatsSss(SearchSpace):
 
     def __len__(self) -> int:
         return len(self._archs)
-
-    def check_input_size(self, size: int) -> None:
-        if size % 4:  # each reduction block adds a stride-2 conv path to a 2x2-pooled path
-            raise ConfigError("data.size", size, "a multiple of 4 for nats_sss (two stride-2 reductions)")
 
     def arch(self, index: int) -> str:
         return self._archs[index]

@@ -8,7 +8,6 @@ import polars as pl
 import torch
 from torch import nn
 
-from meco_lab.errors import ConfigError
 from meco_lab.resources import resource_path
 from meco_lab.spaces.base import FeatureProbe, Needed, SearchSpace, arch_seed
 from meco_lab.spaces.nb201_cell import Genotype, parse_arch
@@ -28,6 +27,7 @@ class NatsTss(SearchSpace):
     """NATS-Bench TSS: C=16, N=5 cells per stage; every cell of a network shares one genotype."""
 
     name = "nats_tss"
+    reductions = 2
     benchmark = "tss"
 
     def __init__(self, channels: int = 16, cells_per_stage: int = 5):
@@ -37,10 +37,6 @@ class NatsTss(SearchSpace):
 
     def __len__(self) -> int:
         return len(self._archs)
-
-    def check_input_size(self, size: int) -> None:
-        if size % 4:  # each reduction block adds a stride-2 conv path to a 2x2-pooled path
-            raise ConfigError("data.size", size, "a multiple of 4 for nats_tss (two stride-2 reductions)")
 
     def arch(self, index: int) -> str:
         return self._archs[index]
