@@ -98,27 +98,37 @@ def stage_layout(channels: int, cells_per_stage: int) -> list[tuple[int, bool]]:
     return layout
 
 
-class TinyNetwork(nn.Module):
-    """NATS-Bench TSS network. `forward` returns the logits."""
+class CellStack(nn.Module):
+    """The NATS networks' skeleton (xautodl module names): stem, cells, BN-ReLU, global pooling, classifier."""
 
-    def __init__(self, genotype: Genotype, channels: int = 16, cells_per_stage: int = 5, num_classes: int = 10):
-        super().__init__()
+    def add_stem(self, channels: int) -> None:
+        """The stem, created first (PyTorch's default init draws in creation order)."""
         self.stem = nn.Sequential(nn.Conv2d(3, channels, 3, padding=1, bias=False), nn.BatchNorm2d(channels))
-        cells, c_prev = [], channels
-        for c_out, reduction in stage_layout(channels, cells_per_stage):
-            cells.append(ResNetBasicblock(c_prev, c_out) if reduction else InferCell(genotype, c_out))
-            c_prev = c_out
+
+    def add_cells_and_head(self, cells: list[nn.Module], c_last: int, num_classes: int) -> None:
         self.cells = nn.ModuleList(cells)
-        self.lastact = nn.Sequential(nn.BatchNorm2d(c_prev), nn.ReLU(inplace=True))
+        self.lastact = nn.Sequential(nn.BatchNorm2d(c_last), nn.ReLU(inplace=True))
         self.global_pooling = nn.AdaptiveAvgPool2d(1)
-        self.classifier = nn.Linear(c_prev, num_classes)
+        self.classifier = nn.Linear(c_last, num_classes)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         feature = self.stem(x)
         for cell in self.cells:
             feature = cell(feature)
-        out = self.global_pooling(self.lastact(feature)).flatten(1)
-        return self.classifier(out)
+        return self.classifier(self.global_pooling(self.lastact(feature)).flatten(1))
+
+
+class TinyNetwork(CellStack):
+    """NATS-Bench TSS network. `forward` returns the logits."""
+
+    def __init__(self, genotype: Genotype, channels: int = 16, cells_per_stage: int = 5, num_classes: int = 10):
+        super().__init__()
+        self.add_stem(channels)
+        cells, c_prev = [], channels
+        for c_out, reduction in stage_layout(channels, cells_per_stage):
+            cells.append(ResNetBasicblock(c_prev, c_out) if reduction else InferCell(genotype, c_out))
+            c_prev = c_out
+        self.add_cells_and_head(cells, c_prev, num_classes)
 
 
 def weight_specs(genotype: Genotype, channels: int, cells_per_stage: int, num_classes: int):

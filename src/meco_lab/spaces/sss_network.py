@@ -13,7 +13,7 @@ import torch
 from torch import nn
 
 from meco_lab.spaces.nb201_cell import Genotype
-from meco_lab.spaces.nb201_network import ReLUConvBN, ResNetBasicblock, init_weights, make_op
+from meco_lab.spaces.nb201_network import CellStack, ReLUConvBN, ResNetBasicblock, init_weights, make_op
 
 
 class ShapeZero(nn.Module):
@@ -86,7 +86,7 @@ class InferCell(nn.Module):
         return nodes[-1]
 
 
-class DynamicShapeTinyNet(nn.Module):
+class DynamicShapeTinyNet(CellStack):
     """NATS-Bench SSS network for a channel list of length 3N + 2 and one cell genotype."""
 
     def __init__(self, channels: tuple[int, ...], genotype: Genotype, num_classes: int = 10):
@@ -95,21 +95,12 @@ class DynamicShapeTinyNet(nn.Module):
             raise ValueError(f"expected 3N + 2 channel entries, got {len(channels)}")
         n = len(channels) // 3
         reductions = [False] * n + [True] + [False] * n + [True] + [False] * n
-        self.stem = nn.Sequential(nn.Conv2d(3, channels[0], 3, padding=1, bias=False), nn.BatchNorm2d(channels[0]))
+        self.add_stem(channels[0])
         cells, c_prev = [], channels[0]
         for c, reduction in zip(channels, reductions, strict=True):
             cells.append(ResNetBasicblock(c_prev, c) if reduction else InferCell(genotype, c_prev, c))
             c_prev = c
-        self.cells = nn.ModuleList(cells)
-        self.lastact = nn.Sequential(nn.BatchNorm2d(c_prev), nn.ReLU(inplace=True))
-        self.global_pooling = nn.AdaptiveAvgPool2d(1)
-        self.classifier = nn.Linear(c_prev, num_classes)
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        feature = self.stem(x)
-        for cell in self.cells:
-            feature = cell(feature)
-        return self.classifier(self.global_pooling(self.lastact(feature)).flatten(1))
+        self.add_cells_and_head(cells, c_prev, num_classes)
 
 
 def build_shape_network(
