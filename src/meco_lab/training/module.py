@@ -148,7 +148,8 @@ class LastCheckpoint(Checkpoint):
 
     A kill at any moment leaves either the previous or the new checkpoint, never a torn file. Being a
     `Checkpoint`, Lightning calls it after `LightningModule.on_train_epoch_end`, so the saved history
-    includes the epoch just finished. `history.csv` next to it is rewritten after each save.
+    includes the epoch just finished. `history.csv` next to it is rewritten just before each checkpoint is
+    put in place, so a kill never leaves a checkpoint newer than the history beside it.
     `on_epoch(record)` is called on rank zero with the epoch's history record.
     """
 
@@ -160,9 +161,9 @@ class LastCheckpoint(Checkpoint):
         tmp = self.path.with_name(self.path.name + ".tmp")
         trainer.save_checkpoint(tmp, weights_only=False)  # full state: optimizer, scheduler, loops
         if trainer.is_global_zero:
-            os.replace(tmp, self.path)
             history = getattr(pl_module, "history", [])
-            write_history(self.path.with_name("history.csv"), history)
+            write_history(self.path.with_name("history.csv"), history)  # first: a new checkpoint implies its history
+            os.replace(tmp, self.path)
             if self.on_epoch is not None and history:
                 self.on_epoch(history[-1])
         trainer.strategy.barrier("meco_lab.last_checkpoint")
