@@ -274,3 +274,18 @@ def test_search_zc_pt_bad_input_is_one_line(cli, tmp_path):
     assert done.returncode == 2 and len(err.splitlines()) == 1 and "Traceback" not in err, done.stderr
     assert "zc_pt.candidates=0" in err and ">= 1" in err
     assert not (tmp_path / "latest.json").exists()
+
+
+def test_removing_an_op_changes_the_meco_score_of_the_nb201_supernet():
+    """The removal test sees something: MeCo of the supernet moves when any one op leaves any one edge."""
+    from meco_lab.inputs import make_input
+    from meco_lab.zc_pt import proxy_score_fn
+
+    net = build_supernet(seed=0, channels=8, cells_per_stage=1)
+    score = proxy_score_fn(PROXIES.get("meco")(), net, make_input("random", size=16, seed=0))
+    full = net.problem.full_mask()
+    base = score(full)
+    assert math.isfinite(base) and score(full) == base  # deterministic
+    for edge in EDGES:
+        for op in ("nor_conv_3x3", "skip_connect"):
+            assert score({**full, edge: tuple(o for o in full[edge] if o != op)}) != base, (edge, op)
