@@ -33,6 +33,9 @@ class BaselineProxy(Proxy):
     min_samples: ClassVar[int] = 1
     samples_reason: ClassVar[str] = ""
 
+    def __init__(self, **_: object) -> None:
+        """A proxy without options ignores the config keys it does not use."""
+
     def required_samples(self) -> int:
         return self.min_samples
 

@@ -61,9 +61,6 @@ class Params(BaselineProxy):
 
     name = "params"
 
-    def __init__(self, **_: object):
-        pass
-
     @torch.no_grad()
     def score(self, candidate: Candidate, x: torch.Tensor, y: torch.Tensor | None = None) -> float:
         return count_params(candidate.network()) / 1e6
@@ -74,9 +71,6 @@ class Flops(BaselineProxy):
     """MFLOPs of one sample of `x`'s size, counted as NATS-Bench counts them (conv and linear MACs)."""
 
     name = "flops"
-
-    def __init__(self, **_: object):
-        pass
 
     @torch.no_grad()
     def score(self, candidate: Candidate, x: torch.Tensor, y: torch.Tensor | None = None) -> float:

@@ -137,9 +137,6 @@ class KNAS(BaselineProxy):
     min_samples = 2
     samples_reason = "the gradient Gram matrix is N x N over the samples of the batch"
 
-    def __init__(self, **_: object):
-        pass
-
     def score(self, candidate: Candidate, x: torch.Tensor, y: torch.Tensor | None = None) -> float:
         self.require(x, y)
         net = fresh_network(candidate, x)
@@ -185,9 +182,6 @@ class GradSign(BaselineProxy):
     needs_backward = True
     min_samples = 2
     samples_reason = "it measures how the gradient signs of the samples agree"
-
-    def __init__(self, **_: object):
-        pass
 
     def score(self, candidate: Candidate, x: torch.Tensor, y: torch.Tensor | None = None) -> float:
         self.require(x, y)

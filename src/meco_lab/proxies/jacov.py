@@ -42,9 +42,6 @@ class JacobianCovariance(BaselineProxy):
     min_samples = 2
     samples_reason = "it correlates the input Jacobians of the samples of the batch"
 
-    def __init__(self, **_: object):
-        pass
-
     def score(self, candidate: Candidate, x: torch.Tensor, y: torch.Tensor | None = None) -> float:
         self.require(x)
         net, x = channels_last(fresh_network(candidate, x), x)

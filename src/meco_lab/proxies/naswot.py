@@ -64,9 +64,6 @@ class NASWOT(BaselineProxy):
     min_samples = 2
     samples_reason = "the NASWOT kernel is N x N over the batch, so N = 1 carries no information"
 
-    def __init__(self, **_: object):
-        pass
-
     @torch.no_grad()
     def score(self, candidate: Candidate, x: torch.Tensor, y: torch.Tensor | None = None) -> float:
         self.require(x)

@@ -58,9 +58,6 @@ class _LabelGradientProxy(BaselineProxy):
     needs_labels = True
     needs_backward = True
 
-    def __init__(self, **_: object):
-        pass
-
 
 @PROXIES.register("snip")
 class Snip(_LabelGradientProxy):
@@ -146,9 +143,6 @@ class L2Norm(BaselineProxy):
     """l2_norm: sum over Conv2d/Linear layers of ||W|| at initialisation (foresight)."""
 
     name = "l2_norm"
-
-    def __init__(self, **_: object):
-        pass
 
     @torch.no_grad()
     def score(self, candidate: Candidate, x: torch.Tensor, y: torch.Tensor | None = None) -> float:

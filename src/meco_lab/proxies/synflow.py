@@ -53,9 +53,6 @@ class SynFlow(BaselineProxy):
     name = "synflow"
     needs_backward = True
 
-    def __init__(self, **_: object):
-        pass
-
     def score(self, candidate: Candidate, x: torch.Tensor, y: torch.Tensor | None = None) -> float:
         with torch.enable_grad():
             return synflow_score(fresh_network(candidate, x), tuple(x.shape[1:]), x.device)
