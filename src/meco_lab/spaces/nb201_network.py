@@ -56,13 +56,12 @@ def make_op(op: str, channels: int) -> nn.Module:
     raise ValueError(f"unknown NB201 op {op!r}")
 
 
-class InferCell(nn.Module):
-    """A stride-1 NB201 cell: node j sums op(node i) over its incoming edges; node 3 is the output."""
+class GenotypeCell(nn.Module):
+    """An NB201 cell's forward: node j sums op(node i) over its incoming edges (`self.layers` in genotype
+    order); the last node is the output."""
 
-    def __init__(self, genotype: Genotype, channels: int):
-        super().__init__()
-        self.genotype = genotype
-        self.layers = nn.ModuleList(make_op(op, channels) for node in genotype for op, _ in node)
+    genotype: Genotype
+    layers: nn.ModuleList
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         nodes = [x]
@@ -70,6 +69,15 @@ class InferCell(nn.Module):
         for node in self.genotype:
             nodes.append(sum(next(layers)(nodes[src]) for _, src in node))
         return nodes[-1]
+
+
+class InferCell(GenotypeCell):
+    """A stride-1 NB201 cell of `channels` channels."""
+
+    def __init__(self, genotype: Genotype, channels: int):
+        super().__init__()
+        self.genotype = genotype
+        self.layers = nn.ModuleList(make_op(op, channels) for node in genotype for op, _ in node)
 
 
 class ResNetBasicblock(nn.Module):

@@ -13,7 +13,7 @@ import torch
 from torch import nn
 
 from meco_lab.spaces.nb201_cell import Genotype
-from meco_lab.spaces.nb201_network import CellStack, ReLUConvBN, ResNetBasicblock, init_weights, make_op
+from meco_lab.spaces.nb201_network import CellStack, GenotypeCell, ReLUConvBN, ResNetBasicblock, init_weights, make_op
 
 
 class ShapeZero(nn.Module):
@@ -68,7 +68,7 @@ def make_shape_op(op: str, c_in: int, c_out: int) -> nn.Module:
     raise ValueError(f"unknown NB201 op {op!r}")
 
 
-class InferCell(nn.Module):
+class InferCell(GenotypeCell):
     """An NB201 cell from c_in to c_out channels: edges leaving node 0 change the width."""
 
     def __init__(self, genotype: Genotype, c_in: int, c_out: int):
@@ -77,13 +77,6 @@ class InferCell(nn.Module):
         self.layers = nn.ModuleList(
             make_shape_op(op, c_in if src == 0 else c_out, c_out) for node in genotype for op, src in node
         )
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        nodes = [x]
-        layers = iter(self.layers)
-        for node in self.genotype:
-            nodes.append(sum(next(layers)(nodes[src]) for _, src in node))
-        return nodes[-1]
 
 
 class DynamicShapeTinyNet(CellStack):
