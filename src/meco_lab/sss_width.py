@@ -79,6 +79,9 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--out", type=Path, default=Path("docs/sss_min_eig.png"))
     args = parser.parse_args(argv)
+    for key, values, low in (("--positions", args.positions, 2), ("--draws", [args.draws], 1), ("--n", [args.n], 1)):
+        if min(values) < low:
+            parser.error(f"{key}={min(values)} is not allowed: expected integers >= {low}")
     table = width_table(args.positions, args.draws, args.n, args.seed)
     print(f"min eigenvalue of the Pearson correlation of Gaussian C x L maps, mean ± std over {args.draws} draws")
     print(f"{'L':>5} {'C':>4} {'MeCo term':>18} {f'MeCo_opt term (n={args.n})':>24}")
