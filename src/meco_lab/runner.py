@@ -26,7 +26,7 @@ from meco_lab.selection import select_indices
 from meco_lab.spaces import SearchSpace
 from meco_lab.store import ScoreStore
 from meco_lab.tracking import make_tracker
-from meco_lab.truth import DATASETS, GroundTruth, load_ground_truth
+from meco_lab.truth import DATASETS, GroundTruth, load_truth_config
 from meco_lab.truth.size import SIZE_LABELS, size_truth
 
 log = logging.getLogger(__name__)
@@ -160,9 +160,7 @@ def plan_run(config: dict[str, Any]) -> RunPlan:
     indices = select_indices(len(space), space_cfg.get("limit"), space_cfg.get("sample"), space_cfg.get("indices"),
                              space_cfg.get("sample_seed", 0))
     truth_cfg = config["truth"]
-    truth = load_ground_truth(truth_cfg["name"], truth_cfg.get("metric", "test"), truth_cfg.get("path"),
-                              str(truth_cfg.get("hp", "200")), indices if truth_cfg["name"] != "table" else None,
-                              space=space.benchmark or "tss")
+    truth = load_truth_config(truth_cfg, indices, space=space.benchmark or "tss")
     check_truth_matches(space, truth, indices)
     size = size_truth(space, indices) if known_accuracies(truth, indices) < 2 else None
     job = make_job(config)

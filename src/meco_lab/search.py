@@ -37,7 +37,7 @@ from meco_lab.errors import ConfigError
 from meco_lab.runner import check_positive, fingerprint, score_run
 from meco_lab.scoring import build_space
 from meco_lab.selection import select_indices
-from meco_lab.truth import DATASETS, load_ground_truth
+from meco_lab.truth import DATASETS, load_truth_config
 
 METHODS = ("topk", "zc_pt")
 SCORE_KEYS = ("space", "proxy", "data", "truth", "seed", "workers", "threads", "device", "chunk")
@@ -186,9 +186,7 @@ def topk_run(config: dict[str, Any], run_dir: Path, console: Console) -> tuple[d
     ranked, n_finite = rank_topk(scores, config["k"])
 
     truth_cfg = config["truth"]
-    truth = load_ground_truth(truth_cfg["name"], truth_cfg.get("metric", "test"), truth_cfg.get("path"),
-                              str(truth_cfg.get("hp", "200")), indices if truth_cfg["name"] != "table" else None,
-                              space=space.benchmark or "tss")
+    truth = load_truth_config(truth_cfg, indices, space=space.benchmark or "tss")
     top = ranked["index"].to_numpy()
     candidates = np.asarray(indices, dtype=np.int64)
     entries = [

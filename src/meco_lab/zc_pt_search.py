@@ -30,7 +30,7 @@ from meco_lab.search import accuracy_stats
 from meco_lab.spaces.base import Candidate
 from meco_lab.spaces.supernet import Mask, supernet_candidate
 from meco_lab.supernets import SUPERNETS, supernet_space
-from meco_lab.truth import DATASETS, NAMES, GroundTruth, load_ground_truth
+from meco_lab.truth import DATASETS, NAMES, load_truth_config
 from meco_lab.truth.base import check_metric
 from meco_lab.zc_pt import ZcPtCandidate, mask_key, steps_per_candidate, zero_cost_pt
 
@@ -64,17 +64,6 @@ def check_zc_pt(config: dict[str, Any]) -> dict[str, Any]:
         raise ConfigError("truth.name", truth["name"], NAMES)
     check_metric(truth.get("metric", "test"))
     return options
-
-
-def load_truth(truth_cfg: dict[str, Any], indices: list[int] | None) -> GroundTruth:
-    """The configured ground truth (an archive is queried only for `indices`)."""
-    return load_ground_truth(
-        truth_cfg["name"],
-        truth_cfg.get("metric", "test"),
-        truth_cfg.get("path"),
-        str(truth_cfg.get("hp", "200")),
-        indices,
-    )
 
 
 def results_table(selection: dict[str, Any], title: str) -> Table:
@@ -116,7 +105,7 @@ def zc_pt_run(config: dict[str, Any], console: Console, run_dir: Path | None = N
     truth_cfg = config["truth"]
     benchmark = setup.index is not None
     # the built-in table is loaded now, so a problem shows before the search; an archive: only what is found
-    truth = load_truth(truth_cfg, None) if benchmark and truth_cfg["name"] == "table" else None
+    truth = load_truth_config(truth_cfg, None) if benchmark and truth_cfg["name"] == "table" else None
     n, problem = options["candidates"], net.problem
     copy = scorer.proxy.modifies_network  # a proxy that leaves the network as it was scores the supernet itself
 
@@ -162,7 +151,7 @@ def zc_pt_run(config: dict[str, Any], console: Console, run_dir: Path | None = N
 
     found = [setup.index(c.mask) if benchmark else None for c in result.candidates]
     if benchmark and truth is None:
-        truth = load_truth(truth_cfg, sorted({i for i in found if i is not None}))
+        truth = load_truth_config(truth_cfg, sorted({i for i in found if i is not None}))
 
     def accuracy(index: int | None) -> dict[str, float | None]:
         return {d: None if index is None or truth is None else float(truth.accuracy[d][index]) for d in DATASETS}

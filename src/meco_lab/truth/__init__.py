@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
+from typing import Any
 
 from meco_lab.errors import ConfigError
 from meco_lab.truth.base import ARCHIVE_SIZES, DATASETS, METRICS, GroundTruth, check_metric, no_truth
@@ -18,6 +19,7 @@ __all__ = [
     "load_nats_bench_truth",
     "load_params",
     "load_table_truth",
+    "load_truth_config",
 ]
 
 NAMES = ("table", "nats_bench")
@@ -51,3 +53,10 @@ def load_ground_truth(
     if space != "tss":
         return no_truth(ARCHIVE_SIZES[space], f"built-in table (NATS-Bench TSS only): no {space.upper()} accuracy")
     return load_table_truth(metric)
+
+
+def load_truth_config(truth: Mapping[str, Any], indices: Sequence[int] | None = None,
+                      space: str = "tss") -> GroundTruth:
+    """`load_ground_truth` for a `truth` config group (`name`, `metric`, `path`, `hp`)."""
+    return load_ground_truth(truth["name"], truth.get("metric", "test"), truth.get("path"),
+                             str(truth.get("hp", "200")), indices, space=space)
