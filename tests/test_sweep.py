@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import json
 import os
 import signal
@@ -13,7 +14,11 @@ import optuna
 import polars as pl
 import pytest
 from conftest import REPO
+from omegaconf import OmegaConf
+from rich.console import Console
 
+from meco_lab.compose import compose_config
+from meco_lab.runner import score_run
 from meco_lab.sweep_runner import SweepSettings, validate
 from meco_lab.sweep_spec import available_sweeps, load_sweep
 
@@ -185,3 +190,27 @@ def test_every_sweep_and_its_quick_profile_composes(name, tmp_path):
         spec = load_sweep(name, profile)
         assert spec.budget >= 2 and spec.seeds
         validate(spec, SweepSettings(dir=tmp_path / str(profile), tracking="none"))
+
+
+def test_sss_sweep_ranks_against_params_without_accuracy(tmp_path):
+    """On NATS-Bench SSS without its archive a sweep's rho is against exact #params (as `score` reports it),
+    the top-10 accuracy is a dash, and the paper's accuracy rho is not set beside it."""
+    spec = tmp_path / "sss.yaml"
+    spec.write_text(json.dumps({"base": ["space=nats_sss", "space.sample=30"],
+                                "params": {"proxy": ["meco", "meco_opt"]}, "seeds": [0],
+                                "paper": {"meco": "table1_rho.tss.meco"}}))
+    done = sweep(str(spec), f"sweep.dir={tmp_path / 'dir'}", f"sweep.cache_dir={tmp_path / 'cache'}",
+                 "sweep.tracking=none")
+    assert done.returncode == 0, done.stderr
+    trials = pl.read_parquet(tmp_path / "dir" / "trials.parquet").sort("proxy")
+    assert trials["truth"].to_list() == ["#params (M), exact, counted by nats_sss"] * 2
+    summary = score_run(OmegaConf.create(compose_config(["space=nats_sss", "space.sample=30", "proxy=meco"])),
+                        tmp_path / "run", Console(file=io.StringIO()))
+    for d in ("cifar10", "cifar100", "ImageNet16-120"):
+        assert trials[f"spearman_{d}"][0] == pytest.approx(summary["size_correlation"]["params"]["spearman"][d])
+        assert trials[f"top10_mean_accuracy_{d}"].is_nan().all()
+    meco, opt = trials["spearman_cifar10"].to_list()
+    assert meco < 0 < 0.8 < opt  # the paper's SSS finding: MeCo anti-correlates with width, MeCo_opt repairs it
+    report = (tmp_path / "dir" / "report.md").read_text()
+    assert "against #params (M), exact" in report and "| meco | " in report and "(0.89)" not in report
+    assert "– / – / –" in report

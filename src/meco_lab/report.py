@@ -81,7 +81,7 @@ def markdown_table(agg: pl.DataFrame, spec: dict[str, Any], keys: list[str], pre
             ref = paper.get(d) if paper else None
             cells = [*(str(row[k]) for k in keys), d, f"{rho:.4f} ± {row[f'{prefix}spearman_{d}_std']:.4f}",
                      f"{row[f'{prefix}kendall_{d}_mean']:.4f} ± {row[f'{prefix}kendall_{d}_std']:.4f}",
-                     f"{row[f'{prefix}top10_mean_accuracy_{d}_mean']:.2f}", "" if ref is None else f"{ref:.3f}",
+                     accuracy(row[f"{prefix}top10_mean_accuracy_{d}_mean"]), "" if ref is None else f"{ref:.3f}",
                      "" if ref is None else f"{rho - ref:+.3f}", str(row["n_seeds"])]
             lines.append("| " + " | ".join(cells) + " |")
     return lines
@@ -104,11 +104,24 @@ def summary_table(agg: pl.DataFrame, trials: pl.DataFrame, spec: dict[str, Any],
     for row in sorted(agg.iter_rows(named=True), key=lambda r: order.get(str(r[key]), len(order))):
         paper = paper_for(spec, row[key]) or {}
         rhos = [f"{row[f'spearman_{d}_mean']:.3f}" + (f" ({paper[d]:.2f})" if d in paper else "") for d in DATASETS]
-        top = " / ".join(f"{row[f'top10_mean_accuracy_{d}_mean']:.2f}" for d in DATASETS)
+        top = " / ".join(accuracy(row[f"top10_mean_accuracy_{d}_mean"]) for d in DATASETS)
         seconds = cost.get(row[key])
         lines.append("| " + " | ".join([str(row[key]), *rhos, top, "" if seconds is None else f"{seconds:.3f}"])
                      + " |")
     return lines
+
+
+def against(trials: pl.DataFrame) -> str:
+    """What the trials' rho is measured against (sweeps from before the `truth` column: the TSS table)."""
+    if "truth" not in trials.columns:
+        return "NATS-Bench TSS test accuracy"
+    sources = sorted(set(trials["truth"].drop_nulls().to_list()))
+    return "; ".join(sources) if sources else "NATS-Bench TSS test accuracy"
+
+
+def accuracy(value: float) -> str:
+    """A top-10 accuracy cell; a dash where the space has no accuracy (rho is then against #params)."""
+    return "–" if value != value else f"{value:.2f}"
 
 
 def sweep_command(spec: dict[str, Any]) -> str:
@@ -124,6 +137,8 @@ def write_report(sweep_dir: Path, publish_wandb: bool = False, console: Console 
     spec = json.loads((sweep_dir / "sweep.json").read_text())
     trials = pl.read_parquet(sweep_dir / "trials.parquet")
     keys = list(spec["params"])
+    if "#params" in against(trials):  # the paper's rho is against accuracy, not comparable
+        spec = {**spec, "paper": {}}
     finished = trials["trial"].n_unique()
     status = "" if finished >= spec["trials"] else (
         f"**Partial: {finished} of {spec['trials']} trials finished**; repeat the sweep command to resume. ")
@@ -133,7 +148,7 @@ def write_report(sweep_dir: Path, publish_wandb: bool = False, console: Console 
              f"{status}{finished} trials, {len(trials)} scoring runs (trial x seed), "
              f"{int(trials['forward_passes'].sum())} forward passes, "
              f"{int(trials['cache_hit'].sum())} runs served from the score cache, "
-             f"{trials['n_archs'].max()} architectures each; Spearman rho against NATS-Bench TSS test accuracy.", ""]
+             f"{trials['n_archs'].max()} architectures each; Spearman rho against {against(trials)}.", ""]
     if spec["sampler"] == "grid":
         agg = aggregate(trials, keys)
         plot = plot_sweep(agg, spec, keys[0], keys[1] if len(keys) > 1 else None, sweep_dir / "rho.png")

@@ -32,6 +32,7 @@ from meco_lab.metrics import rank_metrics
 from meco_lab.runner import RunPlan, plan_run
 from meco_lab.score_cache import cached_scores
 from meco_lab.sweep_spec import DATASETS, METRICS, Param, SweepSpec
+from meco_lab.truth import GroundTruth
 
 optuna.logging.set_verbosity(optuna.logging.WARNING)
 # We drive trials with ask/tell and run the heartbeat thread ourselves (see worker_loop).
@@ -152,7 +153,8 @@ def evaluate(spec: SweepSpec, settings: SweepSettings, params: dict[str, Any], n
         scores, passes, seconds = cached_scores(plan, settings.cache_dir, console,
                                                 label=f"trial {number} seed {seed}")
         row = {"trial": number, **params, "seed": seed, "n_archs": len(scores), "seconds": seconds,
-               "forward_passes": passes, "cache_hit": passes == 0, "n_nan": int(scores["score"].is_nan().sum())}
+               "forward_passes": passes, "cache_hit": passes == 0, "n_nan": int(scores["score"].is_nan().sum()),
+               "truth": reference(plan).source}
         row.update(split_metrics(spec, plan, scores))
         rows.append(row)
     head, _, dataset = spec.metric.partition(".")
@@ -160,10 +162,20 @@ def evaluate(spec: SweepSpec, settings: SweepSettings, params: dict[str, Any], n
     return float(np.mean([r[key] for r in rows])), rows
 
 
+def reference(plan: RunPlan) -> GroundTruth:
+    """What the scores are ranked against: the accuracy, or exact #params when the truth has none (e.g. SSS)."""
+    return plan.truth if plan.size is None else plan.size["params"]
+
+
 def split_metrics(spec: SweepSpec, plan: RunPlan, scores: pl.DataFrame) -> dict[str, float]:
-    """Metrics per dataset over all scored archs, or over the tune and holdout halves when the sweep splits."""
+    """Metrics per dataset over all scored archs, or over the tune and holdout halves when the sweep splits.
+
+    Without accuracy for the selection (NATS-Bench SSS without its archive) rho and tau are against exact
+    #params, as `score` reports them, and the top-10 accuracy is NaN rather than a made-up number.
+    """
     index = scores["index"].to_numpy()
     values = scores["score"].to_numpy()
+    truth = reference(plan)
     parts = {"": np.ones(len(index), dtype=bool)}
     if spec.split:
         rng = np.random.default_rng(spec.split.get("seed", 0))
@@ -173,10 +185,11 @@ def split_metrics(spec: SweepSpec, plan: RunPlan, scores: pl.DataFrame) -> dict[
     out: dict[str, float] = {}
     for prefix, mask in parts.items():
         for dataset in DATASETS:
-            metrics = rank_metrics(values[mask], plan.truth.accuracy[dataset][index[mask]])
+            metrics = rank_metrics(values[mask], truth.accuracy[dataset][index[mask]])
             out[f"{prefix}spearman_{dataset}"] = metrics["spearman"]
             out[f"{prefix}kendall_{dataset}"] = metrics["kendall"]
-            out[f"{prefix}top10_mean_accuracy_{dataset}"] = metrics["top_mean_accuracy"]
+            out[f"{prefix}top10_mean_accuracy_{dataset}"] = (
+                metrics["top_mean_accuracy"] if plan.size is None else float("nan"))
     return out
 
 
