@@ -20,7 +20,7 @@ from torch import nn
 from meco_lab.errors import ConfigError
 from meco_lab.inputs import make_batch
 from meco_lab.proxies import PROXIES
-from meco_lab.proxies.baselines_common import per_sample_grads, weight_names
+from meco_lab.proxies.baselines_common import per_sample_grads, sample_statistics, weight_names
 from meco_lab.proxies.gradient_kernels import ntk_matrix
 from meco_lab.proxies.jacov import K as JACOV_K
 from meco_lab.proxies.naswot import naswot_kernel
@@ -437,6 +437,15 @@ def test_gradsign_hand_value(tiny):
     rows = [softmax_regression_grad(w, b, x[i:i + 1], y[i:i + 1]).reshape(-1) for i in range(len(x))]
     expected = float(torch.sign(torch.stack(rows)).sum(0).abs().sum())
     assert PROXIES.get("gradsign")().score(linear_model(w, b), x, y) == expected
+
+
+def test_sample_statistics_equal_batch_of_one_passes(batch):
+    """With each sample's own batch-norm statistics, one batched forward equals N batch-of-1 train-mode forwards."""
+    x, _ = batch
+    alone = torch.cat([SPACE.network(284, 10, 0).double().train()(x[i:i + 1]) for i in range(len(x))])
+    together = sample_statistics(SPACE.network(284, 10, 0).double().train())(x)
+    assert torch.allclose(together, alone, rtol=1e-10, atol=1e-12)
+    assert not torch.allclose(SPACE.network(284, 10, 0).double().train()(x), alone, atol=1e-3)  # batch statistics
 
 
 def test_knas_is_mean_of_per_sample_gradient_gram(batch, tiny):

@@ -5,6 +5,8 @@
 - `fresh_network`: the candidate's seeded network on the input's device, in train mode.
 - `weight_layers` / `layer_weights`: the Conv2d and Linear layers that the zero-cost-nas ("foresight")
   proxies score, in module order.
+- `sample_statistics`: batch-norm that normalises each sample by its own statistics, so one batched pass
+  equals N batch-of-1 passes.
 - `per_sample_grads`: per-sample loss gradients, each sample alone in its forward pass (batch-norm
   statistics of that sample only), vectorised with `torch.func.vmap` instead of N backward passes.
 """
@@ -69,6 +71,23 @@ def channels_last(net: nn.Module, x: torch.Tensor) -> tuple[nn.Module, torch.Ten
     if x.dim() != 4:
         return net, x
     return net.to(memory_format=torch.channels_last), x.contiguous(memory_format=torch.channels_last)
+
+
+def sample_statistics(net: nn.Module) -> nn.Module:
+    """`net` with every BatchNorm2d normalising each sample over its own H x W (train mode with a batch of 1).
+
+    That is instance normalisation with the batch-norm's affine parameters and eps, so one forward of N
+    samples gives each sample the output its own batch-of-1 pass would, and the gradient of the summed
+    loss is the sum of the per-sample gradients, from one backward. Running statistics are not touched.
+    """
+    for module in net.modules():
+        if isinstance(module, nn.BatchNorm2d):
+            module.forward = _instance_norm(module)
+    return net
+
+
+def _instance_norm(bn: nn.BatchNorm2d) -> Callable[[torch.Tensor], torch.Tensor]:
+    return lambda x: F.instance_norm(x, weight=bn.weight, bias=bn.bias, eps=bn.eps)
 
 
 def weight_layers(net: nn.Module) -> list[nn.Module]:

@@ -19,7 +19,9 @@ vectorised pass). Needs >= 2 samples; labels are ignored.
 Gram matrix, MGM = mean_{i,j} g_i . g_j over the samples of the batch, g_i the gradient of sample
 i's cross-entropy w.r.t. all parameters. Since mean_{i,j} g_i . g_j = ||mean_i g_i||^2 it needs only the
 sum of the per-sample gradients. We follow the paper's definition with per-sample gradients, each
-sample alone in its forward pass (as GradSign's reference computes per-sample gradients).
+sample alone in its forward pass (as GradSign's reference computes per-sample gradients); with
+batch-norm normalising each sample by its own statistics (`sample_statistics`) that sum is the gradient
+of the summed loss of one batched pass: one backward.
 The official code (Jingjing-NLP/KNAS `exps/NAS-Bench-201/functions.py`) instead takes 50
 mini-batch gradients, keeps the first 100 entries of the first ~11 parameter tensors and sums
 centred dot products between the first and second 25 batches; we do not reproduce that estimator.
@@ -48,6 +50,7 @@ from __future__ import annotations
 from collections.abc import Callable
 
 import torch
+import torch.nn.functional as F
 from torch import nn
 
 from meco_lab.errors import ConfigError
@@ -57,6 +60,7 @@ from meco_lab.proxies.baselines_common import (
     fresh_network,
     loss_fn,
     per_sample_grads,
+    sample_statistics,
     weight_names,
 )
 from meco_lab.spaces.base import Candidate
@@ -139,10 +143,11 @@ class KNAS(BaselineProxy):
 
     def score(self, candidate: Candidate, x: torch.Tensor, y: torch.Tensor | None = None) -> float:
         self.require(x, y)
-        net = fresh_network(candidate, x)
-        names = [n for n, _ in net.named_parameters()]
-        total = summed_over_samples(net, names, x, y, lambda g: g.to(torch.float64))
-        mean = torch.cat([t.flatten() for t in total.values()]) / x.shape[0]
+        net = sample_statistics(fresh_network(candidate, x))
+        params = list(net.parameters())
+        with torch.enable_grad():  # the sum over samples of each sample's own loss gradient
+            total = torch.autograd.grad(F.cross_entropy(net(x), y, reduction="sum"), params, allow_unused=True)
+        mean = torch.cat([g.double().flatten() for g in total if g is not None]) / x.shape[0]
         return float(mean @ mean)
 
 
