@@ -101,6 +101,9 @@ def test_killed_sweep_resumes_with_every_trial_exactly_once(tmp_path):
     complete = [t.params["proxy.hooks"] for t in trials if t.state.name == "COMPLETE"]
     assert sorted(complete) == ["cells", "leaves", "reference"]
     assert any(t.state.name == "FAIL" for t in trials)  # the interrupted trial, redone
+    started = [t.params["proxy.hooks"] for t in sorted(trials, key=lambda t: t.datetime_start or t.datetime_complete)
+               if t.state.name == "COMPLETE"]
+    assert started == [p["proxy.hooks"] for p in load_sweep("hooks", "quick").grid()]  # interrupted one first
     table = pl.read_parquet(tmp_path / "trials.parquet")
     assert len(table) == 6 and table.select("proxy.hooks", "seed").is_unique().all()
 

@@ -121,8 +121,17 @@ def point_key(params: dict[str, Any]) -> str:
     return json.dumps(params, sort_keys=True, default=str)
 
 
+def trial_point(trial: optuna.trial.FrozenTrial) -> dict[str, Any]:
+    """The trial's parameters; for a trial still waiting, the point it was enqueued with."""
+    return trial.params or trial.system_attrs.get("fixed_params", {})
+
+
 def prepare_study(spec: SweepSpec, settings: SweepSettings, study: optuna.Study) -> None:
-    """Enqueue the grid once; fail trials left RUNNING by a dead process and enqueue their points again."""
+    """Enqueue the grid once; fail trials left RUNNING by a dead process and enqueue their points again.
+
+    In a local sweep (one process owns the dir) the interrupted points go first, ahead of the points
+    still waiting, so a resumed sweep finishes what it was doing before it starts anything new.
+    """
     if settings.local:
         for t in study.get_trials(deepcopy=False, states=(TrialState.RUNNING,)):
             study._storage.set_trial_state_values(t._trial_id, TrialState.FAIL)
@@ -134,13 +143,20 @@ def prepare_study(spec: SweepSpec, settings: SweepSettings, study: optuna.Study)
             study.enqueue_trial(point)
         study.set_user_attr("grid_enqueued", True)
         trials = study.get_trials(deepcopy=False)
-    pending = {point_key(t.params) for t in trials if t.state in (TrialState.COMPLETE, TrialState.WAITING,
-                                                                  TrialState.RUNNING)}
-    for t in trials:
-        if (t.state == TrialState.FAIL and t.params and not t.user_attrs.get("discarded")
-                and point_key(t.params) not in pending):
-            study.enqueue_trial(t.params, user_attrs={"retry_of": t.number})
-            pending.add(point_key(t.params))
+    pending = {point_key(trial_point(t)) for t in trials if t.state in (TrialState.COMPLETE, TrialState.WAITING,
+                                                                        TrialState.RUNNING)}
+    retries = {point_key(t.params): t for t in trials if t.state == TrialState.FAIL and t.params
+               and not t.user_attrs.get("discarded") and point_key(t.params) not in pending}
+    waiting = [t for t in trials if t.state == TrialState.WAITING]
+    retries_first = sorted(waiting, key=lambda t: "retry_of" not in t.user_attrs)
+    requeue = settings.local and (retries or retries_first != waiting)
+    for t in waiting if requeue else []:  # queued again below, behind the interrupted points
+        study._storage.set_trial_user_attr(t._trial_id, "discarded", True)
+        study._storage.set_trial_state_values(t._trial_id, TrialState.FAIL)
+    for t in retries.values():
+        study.enqueue_trial(t.params, user_attrs={"retry_of": t.number})
+    for t in retries_first if requeue else []:
+        study.enqueue_trial(trial_point(t), user_attrs={k: v for k, v in t.user_attrs.items() if k != "discarded"})
 
 
 def evaluate(spec: SweepSpec, settings: SweepSettings, params: dict[str, Any], number: int,
