@@ -9,6 +9,7 @@ import signal
 import subprocess
 import sys
 import time
+from pathlib import Path
 
 import optuna
 import polars as pl
@@ -217,3 +218,48 @@ def test_sss_sweep_ranks_against_params_without_accuracy(tmp_path):
     report = (tmp_path / "dir" / "report.md").read_text()
     assert "against #params (M), exact" in report and "| meco | " in report and "(0.89)" not in report
     assert "– / – / –" in report
+
+
+def children(pid: int) -> list[int]:
+    """The spawned worker processes whose parent is `pid` (from /proc)."""
+    found = []
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+            cmdline = (stat.parent / "cmdline").read_bytes()
+        except OSError:
+            continue
+        if int(fields[1]) == pid and b"spawn_main" in cmdline:
+            found.append(int(stat.parent.name))
+    return found
+
+
+def alive(pid: int) -> bool:
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] != "Z"
+    except OSError:
+        return False
+
+
+def test_workers_exit_when_the_sweep_process_is_killed(tmp_path):
+    """Killing only the parent (not its group) leaves no orphan scoring on and holding the cache lock."""
+    args = [sys.executable, "-m", "meco_lab.sweep", "hooks", "profile=quick", "space.sample=2000", "sweep.workers=2",
+            f"sweep.dir={tmp_path}", f"sweep.cache_dir={tmp_path / 'cache'}", "sweep.tracking=none"]
+    proc = subprocess.Popen(args, cwd=REPO, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                            start_new_session=True)
+    try:
+        deadline = time.time() + 120
+        workers: list[int] = []
+        while time.time() < deadline and len(workers) < 2:
+            time.sleep(0.5)
+            workers = children(proc.pid)
+        assert len(workers) == 2
+        time.sleep(3)  # scoring
+        os.kill(proc.pid, signal.SIGKILL)
+        proc.wait()
+        deadline = time.time() + 15
+        while time.time() < deadline and any(alive(w) for w in workers):
+            time.sleep(0.5)
+        assert not any(alive(w) for w in workers)
+    finally:
+        os.killpg(proc.pid, signal.SIGKILL)

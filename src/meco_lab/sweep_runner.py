@@ -12,6 +12,7 @@ import fcntl
 import json
 import multiprocessing as mp
 import os
+import threading
 import time
 import warnings
 from dataclasses import dataclass
@@ -266,11 +267,26 @@ def worker_loop(spec: SweepSpec, settings: SweepSettings, quiet: bool = False) -
                       f"{' (cached)' if all(r['cache_hit'] for r in rows) else ''}")
 
 
-def _worker_process(spec: SweepSpec, settings: SweepSettings) -> None:
+def _worker_process(spec: SweepSpec, settings: SweepSettings, parent: int) -> None:
     import torch
 
     torch.set_num_threads(1)
+    exit_with_parent(parent)
     worker_loop(spec, settings, quiet=True)
+
+
+def exit_with_parent(parent: int, poll: float = 1.0) -> None:
+    """End this worker soon after `parent`, the sweep process that started it, dies (a kill of the parent alone).
+
+    An orphaned worker would go on scoring and hold the score cache's lock, so the resumed sweep would
+    wait on it; its unfinished trial is redone on resume from the parts already written.
+    """
+    def watch() -> None:
+        while os.getppid() == parent:
+            time.sleep(poll)
+        os._exit(1)
+
+    threading.Thread(target=watch, name="exit-with-parent", daemon=True).start()
 
 
 def trials_table(study: optuna.Study) -> pl.DataFrame:
@@ -310,7 +326,8 @@ def run_sweep(spec: SweepSpec, settings: SweepSettings, console: Console | None 
             worker_loop(spec, settings)
         else:
             context = mp.get_context("spawn")
-            procs = [context.Process(target=_worker_process, args=(spec, settings)) for _ in range(settings.workers)]
+            procs = [context.Process(target=_worker_process, args=(spec, settings, os.getpid()))
+                     for _ in range(settings.workers)]
             for proc in procs:
                 proc.start()
             for proc in procs:
