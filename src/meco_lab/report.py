@@ -113,10 +113,8 @@ def summary_table(agg: pl.DataFrame, trials: pl.DataFrame, spec: dict[str, Any],
 
 def against(trials: pl.DataFrame) -> str:
     """What the trials' rho is measured against (sweeps from before the `truth` column: the TSS table)."""
-    if "truth" not in trials.columns:
-        return "NATS-Bench TSS test accuracy"
-    sources = sorted(set(trials["truth"].drop_nulls().to_list()))
-    return "; ".join(sources) if sources else "NATS-Bench TSS test accuracy"
+    sources = sorted(set(trials["truth"].drop_nulls().to_list())) if "truth" in trials.columns else []
+    return "; ".join(sources) or "NATS-Bench TSS test accuracy"
 
 
 def accuracy(value: float) -> str:
