@@ -404,6 +404,22 @@ def test_ntk_eval_mode_matches_per_sample_backward_loop(batch):
         PROXIES.get("ntk")(mode="test")
 
 
+def test_ntk_train_mode_layouts_match_per_sample_backward_loop(batch):
+    """TE-NAS's train mode (batch statistics): both memory layouts give the NTK of a backward-per-sample loop."""
+    x, _ = batch
+    net = SPACE.network(5000, 10, 0).double().train()
+    weights = [p for n, p in net.named_parameters() if "weight" in n]
+    logits = net(x)
+    rows = [torch.autograd.grad(logits[i].sum(), weights, retain_graph=True) for i in range(len(x))]
+    jac = torch.stack([torch.cat([g.flatten() for g in row]) for row in rows])
+    ev = torch.linalg.eigvalsh(jac @ jac.T)
+    for layout in ("channels_last", "contiguous"):
+        got = PROXIES.get("ntk")(layout=layout).score(nb201_double(5000), x)
+        assert got == pytest.approx(float(ev[0] / ev[-1]), rel=1e-9)
+    with pytest.raises(ConfigError, match=r"proxy\.layout.*contiguous"):
+        PROXIES.get("ntk")(layout="nhwc")
+
+
 def per_sample_loop(net: nn.Module, names: list[str], x, y) -> torch.Tensor:
     """Per-sample loss gradients, one batch-of-1 forward and backward each (GradSign's reference loop)."""
     params = dict(net.named_parameters())

@@ -13,7 +13,12 @@ still ordered (<= 0, worst) when rounding makes lambda_min <= 0, where -kappa wo
 `proxy.mode`: `train` (default) is TE-NAS (the batch goes through once with batch statistics and
 each row of J costs one backward, N in all); `eval` is MeCo's code (at initialisation batch-norm
 then uses its running statistics 0 / 1, the samples are independent, and all N rows come from one
-vectorised pass). Needs >= 2 samples; labels are ignored.
+vectorised pass). `proxy.layout` (train mode only): `channels_last` (default) runs the N backward
+passes in channels-last memory layout, about 1.9x faster on a CPU; `contiguous` keeps NCHW. The two
+differ only by float32 rounding: on 12 seeded NB201 archs at 16 images the relative error of the score
+against float64 had median 1.4e-4 (max 7.4e-3) in channels-last, against 4.8e-7 (max 9.3e-3) in NCHW
+(`benchmarks/ntk_layout.py`).
+Needs >= 2 samples; labels are ignored.
 
 `knas` (Xu et al., "KNAS: Green Neural Architecture Search", ICML 2021): the mean of the gradient
 Gram matrix, MGM = mean_{i,j} g_i . g_j over the samples of the batch, g_i the gradient of sample
@@ -57,6 +62,7 @@ from meco_lab.errors import ConfigError
 from meco_lab.proxies.base import PROXIES
 from meco_lab.proxies.baselines_common import (
     BaselineProxy,
+    channels_last,
     fresh_network,
     loss_fn,
     per_sample_grads,
@@ -66,6 +72,7 @@ from meco_lab.proxies.baselines_common import (
 from meco_lab.spaces.base import Candidate
 
 NTK_MODES = ("train", "eval")
+NTK_LAYOUTS = ("channels_last", "contiguous")
 
 
 def _logit_sum(logits: torch.Tensor, _y: torch.Tensor | None) -> torch.Tensor:
@@ -120,14 +127,19 @@ class NTKCondition(BaselineProxy):
     min_samples = 2
     samples_reason = "the NTK is N x N over the batch, and its condition number needs N >= 2"
 
-    def __init__(self, mode: str = "train", **_: object):
+    def __init__(self, mode: str = "train", layout: str = "channels_last", **_: object):
         if mode not in NTK_MODES:
             raise ConfigError("proxy.mode", mode, NTK_MODES)
-        self.mode = mode
+        if layout not in NTK_LAYOUTS:
+            raise ConfigError("proxy.layout", layout, NTK_LAYOUTS)
+        self.mode, self.layout = mode, layout
 
     def score(self, candidate: Candidate, x: torch.Tensor, y: torch.Tensor | None = None) -> float:
         self.require(x)
-        eigenvalues = torch.linalg.eigvalsh(ntk_matrix(fresh_network(candidate, x), x, self.mode))
+        net = fresh_network(candidate, x)
+        if self.mode == "train" and self.layout == "channels_last":
+            net, x = channels_last(net, x)
+        eigenvalues = torch.linalg.eigvalsh(ntk_matrix(net, x, self.mode))
         return float(eigenvalues[0] / eigenvalues[-1])
 
 
