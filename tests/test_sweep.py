@@ -45,6 +45,7 @@ def test_quick_sweep_leaves_trials_report_and_wandb_runs(quick_sweep):
     assert len(trials) == 12 and sorted(set(trials["proxy.n"])) == [2, 4, 6, 8, 12, 16]
     assert sorted(trials["seed"].to_list()) == [0] * 6 + [1] * 6
     assert (trials["n_archs"] == 40).all() and (trials["forward_passes"] == 40).all()
+    assert (trials["ranked_against"] == "accuracy").all()
     n8 = trials.filter(pl.col("proxy.n") == 8)["spearman_cifar10"]
     assert (n8 > 0.7).all()
     report = (quick_sweep / "a" / "report.md").read_text()
@@ -208,6 +209,7 @@ def test_sss_sweep_ranks_against_params_without_accuracy(tmp_path):
     assert done.returncode == 0, done.stderr
     trials = pl.read_parquet(tmp_path / "dir" / "trials.parquet").sort("proxy")
     assert trials["truth"].to_list() == ["#params (M), exact, counted by nats_sss"] * 2
+    assert trials["ranked_against"].to_list() == ["params"] * 2
     summary = score_run(OmegaConf.create(compose_config(["space=nats_sss", "space.sample=30", "proxy=meco"])),
                         tmp_path / "run", Console(file=io.StringIO()))
     for d in ("cifar10", "cifar100", "ImageNet16-120"):

@@ -117,6 +117,11 @@ def against(trials: pl.DataFrame) -> str:
     return "; ".join(sources) or "NATS-Bench TSS test accuracy"
 
 
+def ranked_against_params(trials: pl.DataFrame) -> bool:
+    """Whether any trial ranked against #params (no accuracy for its space); older sweeps ranked against accuracy."""
+    return "ranked_against" in trials.columns and bool((trials["ranked_against"] == "params").any())
+
+
 def accuracy(value: float) -> str:
     """A top-10 accuracy cell; a dash where the space has no accuracy (rho is then against #params)."""
     return "–" if value != value else f"{value:.2f}"
@@ -135,7 +140,7 @@ def write_report(sweep_dir: Path, publish_wandb: bool = False, console: Console 
     spec = json.loads((sweep_dir / "sweep.json").read_text())
     trials = pl.read_parquet(sweep_dir / "trials.parquet")
     keys = list(spec["params"])
-    if "#params" in against(trials):  # the paper's rho is against accuracy, not comparable
+    if ranked_against_params(trials):  # the paper's rho is against accuracy, not comparable
         spec = {**spec, "paper": {}}
     finished = trials["trial"].n_unique()
     status = "" if finished >= spec["trials"] else (

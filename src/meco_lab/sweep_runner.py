@@ -171,7 +171,7 @@ def evaluate(spec: SweepSpec, settings: SweepSettings, params: dict[str, Any], n
                                                 label=f"trial {number} seed {seed}")
         row = {"trial": number, **params, "seed": seed, "n_archs": len(scores), "seconds": seconds,
                "forward_passes": passes, "cache_hit": passes == 0, "n_nan": int(scores["score"].is_nan().sum()),
-               "truth": reference(plan).source}
+               "truth": reference(plan).source, "ranked_against": "accuracy" if plan.size is None else "params"}
         row.update(split_metrics(spec, plan, scores))
         rows.append(row)
     head, _, dataset = spec.metric.partition(".")
