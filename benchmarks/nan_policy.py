@@ -22,7 +22,7 @@ from meco_lab.compose import compose_config
 from meco_lab.runner import fingerprint, plan_run
 from meco_lab.score_cache import cache_key
 from meco_lab.store import ScoreStore
-from meco_lab.sweep_runner import SweepSettings, trial_overrides
+from meco_lab.sweep_runner import trial_overrides
 from meco_lab.sweep_spec import DATASETS, load_sweep
 
 
@@ -33,11 +33,10 @@ def main() -> None:
     parser.add_argument("--cache-dir", default="outputs/cache/scores")
     args = parser.parse_args()
     spec = load_sweep(args.sweep, args.profile)
-    settings = SweepSettings(dir=Path("unused"), cache_dir=Path(args.cache_dir))
     print(f"{'proxy':10} {'NaN':>5}  " + "  ".join(f"{d + ' drop / last':>28}" for d in DATASETS))
     for point in spec.grid():
-        config = compose_config(trial_overrides(spec, settings, point, spec.seeds[0]))
-        entry = settings.cache_dir / cache_key(config)
+        config = compose_config(trial_overrides(spec, point, spec.seeds[0]))
+        entry = Path(args.cache_dir) / cache_key(config)
         if not entry.exists():
             continue
         plan = plan_run(config)

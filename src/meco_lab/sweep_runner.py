@@ -15,6 +15,7 @@ import os
 import threading
 import time
 import warnings
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -61,9 +62,10 @@ class SweepSettings:
         return self.storage is None or self.storage.startswith("sqlite")
 
 
-def trial_overrides(spec: SweepSpec, settings: SweepSettings, params: dict[str, Any], seed: int) -> list[str]:
+def trial_overrides(spec: SweepSpec, params: dict[str, Any], seed: int, extra: Sequence[str] = ()) -> list[str]:
+    """A trial's config overrides: the sweep's base and profile, the command line's `extra`, the point, the seed."""
     point = [f"{k}={'null' if v is None else v}" for k, v in params.items()]
-    return [*spec.base, *spec.profile_overrides, *settings.overrides, *point, f"seed={seed}"]
+    return [*spec.base, *spec.profile_overrides, *extra, *point, f"seed={seed}"]
 
 
 def validation_points(spec: SweepSpec) -> list[dict[str, Any]]:
@@ -92,7 +94,7 @@ def validate(spec: SweepSpec, settings: SweepSettings) -> None:
     if settings.tracking not in ("wandb", "none"):
         raise ConfigError("sweep.tracking", settings.tracking, ("wandb", "none"))
     for point in validation_points(spec):
-        plan_run(compose_config(trial_overrides(spec, settings, point, spec.seeds[0])))
+        plan_run(compose_config(trial_overrides(spec, point, spec.seeds[0], settings.overrides)))
     settings.dir.mkdir(parents=True, exist_ok=True)
     try:
         open_study(spec, settings)
@@ -165,7 +167,7 @@ def evaluate(spec: SweepSpec, settings: SweepSettings, params: dict[str, Any], n
     """Score the point at every seed (through the cache); the objective and one row per seed."""
     rows = []
     for seed in spec.seeds:
-        config = compose_config(trial_overrides(spec, settings, params, seed))
+        config = compose_config(trial_overrides(spec, params, seed, settings.overrides))
         plan = plan_run(config)
         scores, passes, seconds = cached_scores(plan, settings.cache_dir, console,
                                                 label=f"trial {number} seed {seed}")
@@ -218,7 +220,7 @@ def log_trial(spec: SweepSpec, settings: SweepSettings, number: int, params: dic
     import wandb
 
     os.environ.setdefault("WANDB_SILENT", "true")
-    config = compose_config(trial_overrides(spec, settings, params, spec.seeds[0]))
+    config = compose_config(trial_overrides(spec, params, spec.seeds[0], settings.overrides))
     run = wandb.init(project="meco_lab", group=spec.study_name, name=f"{spec.study_name}-{number}",
                      mode=os.environ.get("WANDB_MODE", "offline"), dir=str(settings.dir), reinit="create_new",
                      config={"sweep": spec.name, "params": params, "seeds": list(spec.seeds), "resolved": config})
