@@ -5,7 +5,12 @@ thread, scores lambda_min / lambda_max in float64 (NCHW, the reference) and in f
 memory layout (`proxy.layout`), then prints the relative error of each float32 score against float64
 and the seconds per architecture of each layout (network build excluded, one backward per sample).
 
+`--cache DIR`: instead, compares the ntk scores that `just sweep proxies` left in the score cache
+under DIR in each layout (NCHW from before `proxy.layout`, channels-last after it) on the
+architectures both scored: Spearman between the layouts, and each layout's rho against accuracy.
+
     python benchmarks/ntk_layout.py [--archs 12] [--samples 16] [--seed 1]
+    python benchmarks/ntk_layout.py --cache outputs/cache/scores
 """
 
 from __future__ import annotations
@@ -13,14 +18,20 @@ from __future__ import annotations
 import argparse
 import statistics
 import time
+from pathlib import Path
 
 import numpy as np
 import torch
+from scipy.stats import spearmanr
 
+from meco_lab.compose import compose_config
 from meco_lab.inputs import make_batch
 from meco_lab.proxies.baselines_common import channels_last, fresh_network
 from meco_lab.proxies.gradient_kernels import ntk_matrix
+from meco_lab.runner import fingerprint, plan_run
+from meco_lab.score_cache import cache_key
 from meco_lab.spaces import SPACES, Candidate
+from meco_lab.store import ScoreStore
 
 LAYOUTS = ("contiguous", "channels_last")
 
@@ -35,12 +46,30 @@ def ntk_score(candidate: Candidate, x: torch.Tensor, layout: str, dtype: torch.d
     return float(eigenvalues[0] / eigenvalues[-1]), time.perf_counter() - start
 
 
+def compare_cached(root: Path) -> None:
+    """Spearman between the cached NCHW and channels-last ntk scores of the proxies sweep, and against accuracy."""
+    config = compose_config(["data=cifar10", "data.samples=16", "space.sample=null", "proxy=ntk", "seed=0"])
+    nchw = {**config, "proxy": {k: v for k, v in config["proxy"].items() if k != "layout"}}
+    stores = [ScoreStore(root / cache_key(c), fingerprint(c)).load() for c in (nchw, config)]
+    both = stores[0].join(stores[1], on="index", suffix="_cl").drop_nans()
+    index, old, new = (both[c].to_numpy() for c in ("index", "score", "score_cl"))
+    print(f"ntk at 16 images, {len(both)} archs with a finite score in both layouts (cache {root})")
+    print(f"  Spearman(NCHW, channels-last) = {spearmanr(old, new).statistic:.5f}")
+    for dataset, accuracy in plan_run(config).truth.accuracy.items():
+        print(f"  rho against {dataset}: NCHW {spearmanr(old, accuracy[index]).statistic:.4f}, "
+              f"channels-last {spearmanr(new, accuracy[index]).statistic:.4f}")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--archs", type=int, default=12)
     parser.add_argument("--samples", type=int, default=16)
     parser.add_argument("--seed", type=int, default=1, help="seed of the architecture sample")
+    parser.add_argument("--cache", type=Path, default=None, help="compare the cached scores of the proxies sweep")
     args = parser.parse_args()
+    if args.cache is not None:
+        compare_cached(args.cache)
+        return
     torch.set_num_threads(1)
     space = SPACES.get("nats_tss")()
     indices = sorted(np.random.default_rng(args.seed).choice(len(space), args.archs, replace=False).tolist())
