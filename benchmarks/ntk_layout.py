@@ -32,6 +32,8 @@ from meco_lab.runner import fingerprint, plan_run
 from meco_lab.score_cache import cache_key
 from meco_lab.spaces import SPACES, Candidate
 from meco_lab.store import ScoreStore
+from meco_lab.sweep_runner import trial_overrides
+from meco_lab.sweep_spec import load_sweep
 
 LAYOUTS = ("contiguous", "channels_last")
 
@@ -48,7 +50,8 @@ def ntk_score(candidate: Candidate, x: torch.Tensor, layout: str, dtype: torch.d
 
 def compare_cached(root: Path) -> None:
     """Spearman between the cached NCHW and channels-last ntk scores of the proxies sweep, and against accuracy."""
-    config = compose_config(["data=cifar10", "data.samples=16", "space.sample=null", "proxy=ntk", "seed=0"])
+    spec = load_sweep("proxies", "full")
+    config = compose_config(trial_overrides(spec, {"proxy": "ntk"}, spec.seeds[0]))
     nchw = {**config, "proxy": {k: v for k, v in config["proxy"].items() if k != "layout"}}
     stores = [ScoreStore(root / cache_key(c), fingerprint(c)).load() for c in (nchw, config)]
     both = stores[0].join(stores[1], on="index", suffix="_cl").drop_nans()
