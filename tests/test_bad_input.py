@@ -28,16 +28,16 @@ BAD = {
 def test_bad_setting_fails_in_one_line(cli, tmp_path, case):
     args, key, value, allowed = BAD[case]
     done = cli(*args, "space.limit=2" if "space.limit=5" not in args else "chunk=1", f"hydra.run.dir={tmp_path}")
-    assert done.returncode != 0
     err = done.stderr.strip()
-    assert "Traceback" not in done.stderr and len(err.splitlines()) == 1, done.stderr
-    assert key in err and value in err and allowed in err, err
+    assert done.returncode == 2 and "Traceback" not in done.stderr and len(err.splitlines()) == 1, done.stderr
+    assert err.startswith(f"error: {key}=") and value in err and "is not allowed: expected " in err, err
+    assert allowed in err.split("expected ", 1)[1], err
     assert not (tmp_path / ".scores").exists() or not list((tmp_path / ".scores").glob("part-*"))
 
 
 @pytest.mark.parametrize(("content", "value", "allowed"), [
     ("0\n15625\n", "15625", "0..15624"),
-    ("3\n\nseven\n", "seven", "an integer"),
+    ("3\n\nseven\n", "'seven'", "an integer"),
     ("-1\n", "-1", "0..15624"),
 ])
 def test_bad_indices_file(cli, tmp_path, content, value, allowed):
@@ -45,10 +45,14 @@ def test_bad_indices_file(cli, tmp_path, content, value, allowed):
     path.write_text(content)
     done = cli(f"space.indices={path}", f"hydra.run.dir={tmp_path / 'run'}")
     err = done.stderr.strip()
-    assert done.returncode != 0 and len(err.splitlines()) == 1 and "Traceback" not in err, done.stderr
-    assert "space.indices" in err and value in err and allowed in err and "line" in err
+    assert done.returncode == 2 and len(err.splitlines()) == 1 and "Traceback" not in err, done.stderr
+    assert err.startswith(f"error: space.indices ({path}, line ") and f"={value} is not allowed" in err, err
+    assert allowed in err.split("expected ", 1)[1], err
 
 
 def test_missing_indices_file(cli, tmp_path):
     done = cli(f"space.indices={tmp_path / 'none.txt'}", f"hydra.run.dir={tmp_path / 'run'}")
-    assert done.returncode != 0 and "space.indices" in done.stderr and len(done.stderr.strip().splitlines()) == 1
+    err = done.stderr.strip()
+    assert done.returncode == 2 and len(err.splitlines()) == 1, err
+    assert err == (f"error: space.indices={str(tmp_path / 'none.txt')!r} is not allowed: expected a text file of "
+                   "architecture indices, one per line"), err

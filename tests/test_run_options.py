@@ -8,6 +8,8 @@ import os
 import pytest
 import torch
 from conftest import REPO
+from golden import CLI_RUNS
+from test_golden import assert_summary_is_golden
 
 from meco_lab.inputs import make_input
 from meco_lab.runner import resolve_device
@@ -39,11 +41,12 @@ def test_reduce_first_scores_sample_zero_of_one_batch_forward():
 
 @pytest.mark.parametrize("data", ["cifar10", "cifar100", "imagenet16"])
 def test_real_image_inputs_run(cli, tmp_path, data):
-    done = cli(f"data={data}", "space.limit=40", f"hydra.run.dir={tmp_path}")
+    """Each real-image input through the CLI gives the pinned summary (tests/fixtures/golden.json)."""
+    done = cli(*CLI_RUNS[f"{data}/limit40"], f"hydra.run.dir={tmp_path}")
     assert done.returncode == 0, done.stderr
     summary = json.loads((tmp_path / "summary.json").read_text())
-    assert summary["config"]["data"]["name"] == data and summary["n_nan"] == 0
-    assert summary["spearman"]["cifar10"] > 0.3
+    assert summary["config"]["data"]["name"] == data
+    assert_summary_is_golden(f"{data}/limit40", summary)
 
 
 def test_real_and_random_inputs_give_different_scores():
