@@ -16,7 +16,7 @@ from meco_lab.spaces.darts import DARTS_V2, NetworkCIFAR, count_params
 from meco_lab.training.archs import resolve_archs
 
 REPO = Path(__file__).resolve().parents[1]
-JPEG_NPZ = REPO / ".." / "shared" / "data" / "images" / "cifar10_all60k_jpeg_bytes.npz"
+JPEG_NPZ = REPO / "tests" / "fixtures" / "cifar10_jpeg_subset.npz"  # the archive's format, 3,000 images
 LIGHT_C10 = "|skip_connect~0|+|nor_conv_3x3~0|nor_conv_1x1~1|+|skip_connect~0|none~1|nor_conv_1x1~2|"  # NATS #13987
 V2 = str(DARTS_V2)
 
@@ -82,12 +82,12 @@ def test_bad_darts_input_fails_in_one_line(tmp_path, cli, args, key, allowed):
     assert not (tmp_path / "run" / "retrain_fingerprint.json").exists()
 
 
-@pytest.mark.skipif(not JPEG_NPZ.is_file(), reason="needs ../shared/data/images/cifar10_all60k_jpeg_bytes.npz")
 def test_darts_smoke_profile_learns_cifar10_above_chance(tmp_path, cli):
     selection = tmp_path / "selection.json"
     selection.write_text(json.dumps({"space": "darts", "best": {"arch": V2}}))
     start = time.perf_counter()
-    args = ["arch=best", f"selection={selection}", "profile=darts_smoke", f"hydra.run.dir={tmp_path / 'run'}"]
+    args = ["arch=best", f"selection={selection}", "profile=darts_smoke", f"data.root={JPEG_NPZ}",
+            f"hydra.run.dir={tmp_path / 'run'}"]
     done = cli(*args, module="meco_lab.retrain", cwd=tmp_path)
     wall = time.perf_counter() - start
     assert done.returncode == 0, done.stderr[-3000:]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import pickle
 from pathlib import Path
 
@@ -24,7 +25,7 @@ from meco_lab.inputs import (
 )
 
 REPO = Path(__file__).resolve().parents[1]
-JPEG_NPZ = REPO / ".." / "shared" / "data" / "images" / "cifar10_all60k_jpeg_bytes.npz"
+JPEG_NPZ = REPO / "tests" / "fixtures" / "cifar10_jpeg_subset.npz"  # 200 train + 100 test images per class
 SPEC = {  # NAS-Bench-201 statistics, 0..255 scale, as given in the spec
     "cifar10": ([125.3, 123.0, 113.9], [63.0, 62.1, 66.7]),
     "cifar100": ([129.3, 124.1, 112.4], [68.2, 65.4, 70.4]),
@@ -85,19 +86,26 @@ def test_builtin_sample_contents(name: str) -> None:
         assert y.tolist() == list(range(120))
 
 
-def test_builtin_matches_shared_files() -> None:
-    shared = REPO / ".." / "shared" / "data" / "images"
-    if not shared.is_dir():
-        pytest.skip("shared data not present")
-    for name, fname in [
-        ("cifar10", "cifar10_first100_train_exact_nhwc.npz"),
-        ("cifar100", "cifar100_first100_train_exact_nhwc.npz"),
-        ("imagenet16", "imagenet16_120_derived_from_val_samples_nhwc.npz"),
-    ]:
-        with np.load(shared / fname) as d:
-            x, y = load_builtin(name)
-            assert np.array_equal(x.permute(0, 2, 3, 1).numpy(), d["x"])
-            assert np.array_equal(y.numpy(), d["y"].astype(np.int64))
+# sha256 of the arrays `x` (NHWC uint8) and `y` (as int64) of ../shared/data/images/<file>, taken when the
+# built-in sample was made from them (resources/INPUTS_PROVENANCE.md):
+#   python -c "import numpy as np, hashlib; d = np.load(F); print(hashlib.sha256(d['x'].tobytes()).hexdigest(),
+#              hashlib.sha256(d['y'].astype(np.int64).tobytes()).hexdigest())"
+SHARED_SHA256 = {
+    "cifar10": ("bc8e46267ad4dac1623f772581f67a1f84f11e49c740ad6fdbc0f097d4f238c7",  # cifar10_first100_train_exact
+                "8d0e0b4c9fab6da3bdc2e0488f7041d187b43ee16c0bd85ad9681dc60339b23c"),
+    "cifar100": ("27a53441f2acce34ad8e310a71bd60fd5e94528d665538e0e39b6efb691257ec",  # cifar100_first100_train_exact
+                 "25d675f39d0fdbbdac5fe207ffd2a189e77c1cfcc1e95ba51445c59396741760"),
+    "imagenet16": ("85ee00e0a847cbac7e3307f8d54199f194386508d37b3d023c4cbe4040643cee",  # imagenet16_120_derived
+                   "fc256ff91ecfd419717ef3077f33d0d67c0cd9056b3975a8f9a3b4c2ba50bb10"),
+}
+
+
+@pytest.mark.parametrize("name", list(SHARED_SHA256))
+def test_builtin_matches_shared_files(name: str) -> None:
+    """The built-in sample holds exactly the shared files' images and labels (their pinned sha256)."""
+    x, y = load_builtin(name)
+    x_hash = hashlib.sha256(np.ascontiguousarray(x.permute(0, 2, 3, 1).numpy()).tobytes()).hexdigest()
+    assert (x_hash, hashlib.sha256(y.numpy().tobytes()).hexdigest()) == SHARED_SHA256[name]
 
 
 def test_sample_file_small() -> None:
@@ -226,21 +234,20 @@ def test_imagenet16_original_format(tmp_path: Path) -> None:
 
 
 def test_cifar10_jpeg_archive() -> None:
-    if not JPEG_NPZ.is_file():
-        pytest.skip("shared CIFAR-10 JPEG archive not present")
+    """The JPEG archive loader, on the archive's format (tests/fixtures/README.md: a per-class subset of it)."""
     x, y = load_cifar10_jpeg(JPEG_NPZ, "test")
-    assert x.shape == (10_000, 3, 32, 32) and x.dtype == torch.uint8
-    assert torch.bincount(y).tolist() == [1000] * 10
-    # README: sorted by (split, label, index_in_class), 5,000 train images per class -> first train image is
-    # airplane (0); train position 30,000 is frog #0000 = the first CIFAR-10 training image (label 6), JPEG'd.
-    xt, yt = load_cifar10_jpeg(JPEG_NPZ, "train", indices=[0, 30_000])
+    assert x.shape == (1_000, 3, 32, 32) and x.dtype == torch.uint8
+    assert torch.bincount(y).tolist() == [100] * 10
+    # sorted by (split, label, index_in_class), 200 train images per class here -> the first train image is
+    # airplane (0); train position 1,200 is frog #0000 = the first CIFAR-10 training image (label 6), JPEG'd.
+    xt, yt = load_cifar10_jpeg(JPEG_NPZ, "train", indices=[0, 1_200])
     assert yt.tolist() == [0, 6]
     exact = load_builtin("cifar10")[0][0].double()
     mse = ((xt[1].double() - exact) ** 2).mean()
     psnr = 10 * torch.log10(255.0**2 / mse)
     assert 25.0 < psnr < 36.0
     a = make_input("cifar10", samples=4, seed=1, root=str(JPEG_NPZ), split="test")
-    perm = torch.randperm(10_000, generator=torch.Generator().manual_seed(1))[:4]
+    perm = torch.randperm(1_000, generator=torch.Generator().manual_seed(1))[:4]
     mean, std = _spec_stats("cifar10")
     assert torch.allclose(a, (x[perm].float() / 255 - mean) / std, atol=1e-5)
     with pytest.raises(ConfigError, match=r"data\.root"):

@@ -33,7 +33,6 @@ from meco_lab.truth.size import NATS_INPUTS
 
 FIXTURE_HOME = REPO / "tests" / "fixtures" / "fake_torch_dir"
 FAKE_SSS = str(FIXTURE_HOME / "NATS-sss-v1_0-50262-simple")
-SHARED_INDEX = REPO.parent / "shared" / "data" / "nats_bench" / "sss_arch_index.csv"
 SPACE = SPACES.get("nats_sss")()
 pytestmark = pytest.mark.usefixtures("one_thread")  # small convs run faster without thread spinning
 ARCHIVE_ARCHS = (0, 11, 284)  # the fixture archive's architectures: 8:8:8:8:8, 8:8:8:16:32, 8:8:40:32:40
@@ -53,13 +52,6 @@ def test_order_is_nats_order(api):
         "8:8:40:32:40",
         "64:64:64:64:64",
     )
-
-
-@pytest.mark.skipif(not SHARED_INDEX.exists(), reason="../shared/data/nats_bench/sss_arch_index.csv is absent")
-def test_order_matches_shared_index():
-    table = pl.read_csv(SHARED_INDEX)
-    assert table["index"].to_list() == list(range(len(SPACE)))
-    assert table["arch"].to_list() == [SPACE.arch(i) for i in range(len(SPACE))]
 
 
 @pytest.mark.parametrize("dataset", DATASETS)
