@@ -24,11 +24,12 @@ report DIR *ARGS:
     {{python}} -m meco_lab.report {{DIR}} {{ARGS}}
 
 # Reproduce the paper's TSS numbers (Tables 1, 3, 5, 12): run the sweeps, print paper vs ours, write docs/paper.md
+# (a profile, e.g. `just paper quick`, writes outputs/paper-<profile>.md instead)
 paper PROFILE="":
     {{python}} -m meco_lab.sweep random-vs-real sweep.workers=2 {{ if PROFILE != "" { "profile=" + PROFILE } else { "" } }}
     {{python}} -m meco_lab.sweep ablation-n sweep.workers=2 {{ if PROFILE != "" { "profile=" + PROFILE } else { "" } }}
     {{python}} -m meco_lab.sweep seeds sweep.workers=2 {{ if PROFILE != "" { "profile=" + PROFILE } else { "" } }}
-    {{python}} -m meco_lab.reproduce {{ if PROFILE != "" { "--profile " + PROFILE + " --out docs/paper-" + PROFILE + ".md" } else { "" } }}
+    {{python}} -m meco_lab.reproduce {{ if PROFILE != "" { "--profile " + PROFILE + " --out outputs/paper-" + PROFILE + ".md" } else { "" } }}
 
 # Rank a space by proxy score and report the top-k's benchmark accuracy (writes selection.json)
 search *ARGS:
