@@ -278,6 +278,15 @@ def test_forward_shapes_every_task(arch):
                 assert out.abs().max() <= 1
 
 
+def test_macro_shortcut_bn_keeps_the_benchmarks_eps_and_momentum():
+    """The benchmark's BatchNorm2d(planes, affine, track_running_stats) sets eps = momentum = True (1.0)."""
+    enc = build_encoder("64-3234-basic")
+    shortcut_bn = enc.layer0[0].downsample[1]
+    assert (shortcut_bn.eps, shortcut_bn.momentum) == (1.0, 1.0)
+    other = [m for n, m in enc.named_modules() if isinstance(m, nn.BatchNorm2d) and "downsample" not in n]
+    assert other and all((m.eps, m.momentum) == (1e-5, 0.1) for m in other)
+
+
 def test_micro_cell_matches_edge_sums():
     """Node j = sum of its incoming edge ops (checked by hand on a cell with convs and skips)."""
     from meco_lab.spaces.tnb101.encoder import MicroCell

@@ -16,6 +16,10 @@ from torch import nn
 from .arch import TnbArch, parse_arch
 from .ops import ReLUConvBN, cell_op
 
+#: BatchNorm eps / momentum of the macro blocks' 1x1 shortcut, as the benchmark (unintentionally) sets them.
+SHORTCUT_BN_EPS = 1.0
+SHORTCUT_BN_MOMENTUM = 1.0
+
 
 class MicroCell(nn.Module):
     """Searched cell: 4 nodes, node j = sum of its incoming edge ops; output = node 3.
@@ -52,7 +56,10 @@ class MicroCell(nn.Module):
 
 
 class ResNetBasicBlock(nn.Module):
-    """Macro-space cell: ReLU-Conv3x3-BN twice plus a residual (1x1 conv + BN when stride or channels change)."""
+    """Macro-space cell: ReLU-Conv3x3-BN twice plus a residual (1x1 conv + BN when stride or channels change).
+
+    The shortcut BN has eps = 1.0 and momentum = 1.0, as in the benchmark (see below).
+    """
 
     def __init__(self, c_in: int, c_out: int, stride: int):
         super().__init__()
@@ -62,9 +69,12 @@ class ResNetBasicBlock(nn.Module):
         self.conv_b = ReLUConvBN(c_out, c_out, 3, 1, 1)
         self.downsample = None
         if stride != 1 or c_in != c_out:
+            # The benchmark writes BatchNorm2d(planes, affine, track_running_stats) here: positionally that is
+            # eps=True, momentum=True, so its shortcut BN has eps = 1.0 and momentum = 1.0. Kept, so that
+            # features (train and eval mode) and running statistics equal the benchmark's.
             self.downsample = nn.Sequential(
                 nn.Conv2d(c_in, c_out, kernel_size=1, stride=stride, padding=0, bias=False),
-                nn.BatchNorm2d(c_out),
+                nn.BatchNorm2d(c_out, eps=SHORTCUT_BN_EPS, momentum=SHORTCUT_BN_MOMENTUM),
             )
         self.c_in, self.c_out, self.stride = c_in, c_out, stride
 
