@@ -11,7 +11,7 @@ from meco_lab.spaces.nb101.cell import (
     parse_cell,
     prune,
 )
-from meco_lab.spaces.nb101.network import Nb101Module, Nb101Network, build_nb101, naslib_init_
+from meco_lab.spaces.nb101.network import Nb101Module, Nb101Network, build_nb101, naslib_init_, param_count
 
 __all__ = [
     "NASLIB_OPS",
@@ -25,6 +25,7 @@ __all__ = [
     "make_cell",
     "module_hash",
     "naslib_init_",
+    "param_count",
     "parse_cell",
     "prune",
 ]

@@ -142,3 +142,30 @@ def build_nb101(cell: Nb101Cell, num_classes: int = 10, in_channels: int = 3, in
         raise ValueError(f"init={init!r}: expected 'naslib' or 'default'")
     net = Nb101Network(cell, num_classes, in_channels)
     return naslib_init_(net) if init == "naslib" else net
+
+
+def param_count(
+    cell: Nb101Cell,
+    num_classes: int = 10,
+    in_channels: int = 3,
+    stem_channels: int = STEM_CHANNELS,
+    num_stacks: int = NUM_STACKS,
+    cells_per_stack: int = CELLS_PER_STACK,
+) -> int:
+    """`Nb101Network(...)`'s parameter count in closed form (conv weights, BN scale and shift, classifier)."""
+
+    def conv_bn(c_in: int, c_out: int, kernel: int) -> int:
+        return c_in * c_out * kernel * kernel + 2 * c_out
+
+    kernels = {CONV3X3: 3, CONV1X1: 1}
+    n = cell.num_vertices
+    total = conv_bn(in_channels, stem_channels, 3)
+    c_in = c_out = stem_channels
+    for stack in range(num_stacks):
+        c_out = c_out * 2 if stack > 0 else c_out
+        for _ in range(cells_per_stack):
+            ch = compute_vertex_channels(c_in, c_out, cell.matrix)
+            total += sum(conv_bn(ch[t], ch[t], kernels[cell.ops[t]]) for t in range(1, n - 1) if cell.ops[t] in kernels)
+            total += sum(conv_bn(c_in, ch[t], 1) for t in range(1, n) if cell.matrix[0][t])
+            c_in = c_out
+    return total + c_out * num_classes + num_classes
