@@ -15,8 +15,9 @@ Shapes are (C, H, W) of one input as NASLib fed it (automl/NASLib @ 8c45f19 `nas
   `densenas/point/configs/spherical_search_cfg_resnet.yaml`: `input_size: (3,60,60)`).
 
 The tensorwatch FLOPs of the suite's `*_9x_naslib_sizes.csv` are reproduced exactly at these shapes
-for every row (which fixes H x W; NinaPro's 16 x 52 versus 52 x 16 is fixed by the loader's transpose).
-No network here has a parameter that depends on H or W (global pooling before every classifier).
+(FLOPs pin down the resolution but not the orientation: 16 x 52 and 52 x 16 count the same; NinaPro's
+orientation is the loaders' transpose). No network here has a parameter that depends on H or W (global
+pooling before every classifier).
 """
 
 from __future__ import annotations
