@@ -109,9 +109,9 @@ def stage_layout(channels: int, cells_per_stage: int) -> list[tuple[int, bool]]:
 class CellStack(nn.Module):
     """The NATS networks' skeleton (xautodl module names): stem, cells, BN-ReLU, global pooling, classifier."""
 
-    def add_stem(self, channels: int) -> None:
+    def add_stem(self, channels: int, in_channels: int = 3) -> None:
         """The stem, created first (PyTorch's default init draws in creation order)."""
-        self.stem = nn.Sequential(nn.Conv2d(3, channels, 3, padding=1, bias=False), nn.BatchNorm2d(channels))
+        self.stem = nn.Sequential(nn.Conv2d(in_channels, channels, 3, padding=1, bias=False), nn.BatchNorm2d(channels))
 
     def add_cells_and_head(self, cells: list[nn.Module], c_last: int, num_classes: int) -> None:
         self.cells = nn.ModuleList(cells)
@@ -127,11 +127,12 @@ class CellStack(nn.Module):
 
 
 class TinyNetwork(CellStack):
-    """NATS-Bench TSS network. `forward` returns the logits."""
+    """NATS-Bench TSS network. `forward` returns the logits; `in_channels` is the stem's input channels."""
 
-    def __init__(self, genotype: Genotype, channels: int = 16, cells_per_stage: int = 5, num_classes: int = 10):
+    def __init__(self, genotype: Genotype, channels: int = 16, cells_per_stage: int = 5, num_classes: int = 10,
+                 in_channels: int = 3):
         super().__init__()
-        self.add_stem(channels)
+        self.add_stem(channels, in_channels)
         cells, c_prev = [], channels
         for c_out, reduction in stage_layout(channels, cells_per_stage):
             cells.append(ResNetBasicblock(c_prev, c_out) if reduction else InferCell(genotype, c_out))

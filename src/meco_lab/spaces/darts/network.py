@@ -4,6 +4,11 @@ Stem conv3x3 (3C channels) + BN; `layers` cells, with reduction cells (channels 
 the cell inputs) at layers // 3 and 2 * layers // 3; an auxiliary head on the output of the second
 reduction cell (8x8 for 32x32 inputs); global pooling and a linear classifier. Drop path zeroes whole
 samples of every non-identity edge in training with probability `drop_path_prob`.
+
+`in_channels` sets the stem's input channels; `cell_affine=False, pool_bn=True` builds the cell ops as
+NASLib's DARTS graph does (non-affine batch norm in every cell op, a non-affine batch norm after each
+pooling op), which with C=32, 8 layers and no auxiliary head is NAS-Bench-301 as NAS-Bench-Suite-Zero
+scored it (see `meco_lab.spaces.nb301`).
 """
 
 from __future__ import annotations
@@ -28,7 +33,15 @@ class Cell(nn.Module):
     """One cell of a genotype: node i + 2 sums two edges; the output concatenates the `concat` nodes."""
 
     def __init__(
-        self, genotype: Genotype, c_prev_prev: int, c_prev: int, c: int, reduction: bool, reduction_prev: bool
+        self,
+        genotype: Genotype,
+        c_prev_prev: int,
+        c_prev: int,
+        c: int,
+        reduction: bool,
+        reduction_prev: bool,
+        affine: bool = True,
+        pool_bn: bool = False,
     ):
         super().__init__()
         self.reduction = reduction
@@ -41,7 +54,9 @@ class Cell(nn.Module):
         self._indices = [source for _, source in edges]
         self._steps = len(edges) // 2
         self.multiplier = len(self._concat)
-        self._ops = nn.ModuleList(make_op(op, c, 2 if reduction and source < 2 else 1) for op, source in edges)
+        self._ops = nn.ModuleList(
+            make_op(op, c, 2 if reduction and source < 2 else 1, affine, pool_bn) for op, source in edges
+        )
 
     def forward(self, s0: torch.Tensor, s1: torch.Tensor, drop_prob: float) -> torch.Tensor:
         states = [self.preprocess0(s0), self.preprocess1(s1)]
@@ -89,13 +104,16 @@ class NetworkCIFAR(nn.Module):
         auxiliary: bool,
         genotype: Genotype,
         stem_multiplier: int = 3,
+        in_channels: int = 3,
+        cell_affine: bool = True,
+        pool_bn: bool = False,
     ):
         super().__init__()
         self._layers = layers
         self._auxiliary = auxiliary
         self.drop_path_prob = 0.0
         c_curr = stem_multiplier * channels
-        self.stem = nn.Sequential(nn.Conv2d(3, c_curr, 3, padding=1, bias=False), nn.BatchNorm2d(c_curr))
+        self.stem = nn.Sequential(nn.Conv2d(in_channels, c_curr, 3, padding=1, bias=False), nn.BatchNorm2d(c_curr))
         c_prev_prev, c_prev, c_curr = c_curr, c_curr, channels
         self.cells = nn.ModuleList()
         reduction_prev = False
@@ -104,7 +122,7 @@ class NetworkCIFAR(nn.Module):
             reduction = i in (layers // 3, 2 * layers // 3)
             if reduction:
                 c_curr *= 2
-            cell = Cell(genotype, c_prev_prev, c_prev, c_curr, reduction, reduction_prev)
+            cell = Cell(genotype, c_prev_prev, c_prev, c_curr, reduction, reduction_prev, cell_affine, pool_bn)
             reduction_prev = reduction
             self.cells.append(cell)
             c_prev_prev, c_prev = c_prev, cell.multiplier * c_curr

@@ -1,7 +1,9 @@
 """The 8 DARTS operations and their building blocks, as in quark0/darts `operations.py`.
 
-`make_op(name, channels, stride, affine)` builds one; the retrained network uses affine batch norm,
-the search supernet `affine=False` (as DARTS' `MixedOp`).
+`make_op(name, channels, stride, affine, pool_bn)` builds one; the retrained network uses affine batch norm,
+the search supernet `affine=False` (as DARTS' `MixedOp`). NASLib's DARTS graph (NAS-Bench-301 as
+NAS-Bench-Suite-Zero scored it) uses `affine=False` and follows each pooling op with a non-affine batch
+norm (`pool_bn=True`, its `MaxPool`/`AvgPool` primitives with `use_bn=True`).
 """
 
 from __future__ import annotations
@@ -98,15 +100,20 @@ class FactorizedReduce(nn.Module):
         return self.bn(torch.cat([self.conv_1(x), self.conv_2(x[:, :, 1:, 1:])], dim=1))
 
 
-def make_op(name: str, channels: int, stride: int, affine: bool = True) -> nn.Module:
-    """The DARTS operation `name` on `channels` channels (stride 2 in a reduction cell's input edges)."""
+def make_op(name: str, channels: int, stride: int, affine: bool = True, pool_bn: bool = False) -> nn.Module:
+    """The DARTS operation `name` on `channels` channels (stride 2 in a reduction cell's input edges).
+
+    `pool_bn`: pooling ops are `Sequential(pool, BatchNorm2d(channels, affine=False))` (NASLib).
+    """
     c = channels
     if name == "none":
         return Zero(stride)
-    if name == "avg_pool_3x3":
-        return nn.AvgPool2d(3, stride=stride, padding=1, count_include_pad=False)
-    if name == "max_pool_3x3":
-        return nn.MaxPool2d(3, stride=stride, padding=1)
+    if name in ("avg_pool_3x3", "max_pool_3x3"):
+        if name == "avg_pool_3x3":
+            pool: nn.Module = nn.AvgPool2d(3, stride=stride, padding=1, count_include_pad=False)
+        else:
+            pool = nn.MaxPool2d(3, stride=stride, padding=1)
+        return nn.Sequential(pool, nn.BatchNorm2d(c, affine=False)) if pool_bn else pool
     if name == "skip_connect":
         return Identity() if stride == 1 else FactorizedReduce(c, c, affine)
     if name in ("sep_conv_3x3", "sep_conv_5x5"):
