@@ -47,9 +47,10 @@ bench-train *ARGS:
 test *ARGS:
     {{python}} -m pytest {{ARGS}}
 
-# Lint with ruff
+# Lint with ruff, and check the package's layer contract (import-linter, docs/architecture.md)
 lint:
     ruff check src tests scripts benchmarks
+    lint-imports
 
 # Reference re-implementation vs engine on 200 TSS archs: throughputs and their ratio
 bench *ARGS:

@@ -26,10 +26,10 @@ import polars as pl
 import torch
 from scipy.stats import kendalltau, spearmanr
 
+from meco_lab.benchmarks.truth import load_params, load_table_truth
 from meco_lab.inputs import make_batch
 from meco_lab.proxies import PROXIES
 from meco_lab.spaces import SPACES, Candidate
-from meco_lab.truth import load_params, load_table_truth
 
 REPO = Path(__file__).resolve().parents[1]
 SHARED = REPO.parent / "shared" / "data" / "zero_cost"
@@ -93,7 +93,7 @@ def agreement(args: argparse.Namespace) -> None:
     idx = s["index"]
     freerea = pl.read_csv(SHARED / "nb201_freerea_proxies_cifar10.csv").sort("index")
     bayes = pl.read_csv(SHARED / "nb201_naswot_bayeswatch_cifar10.csv").sort("index")
-    acc = load_table_truth("test").accuracy["cifar10"][idx]
+    acc = load_table_truth("test").values["cifar10"][idx]
     n = len(idx)
     print(f"\nNATS-Bench TSS, {n} architectures, seed 0, CIFAR-10 heads; nwot on {args.samples} CIFAR-10 images")
 

@@ -20,7 +20,7 @@ import lightning as L
 import torch
 from torch.utils.data import DataLoader
 
-from meco_lab.spaces.nb201_cell import format_arch, parse_arch
+from meco_lab.spaces.nb201.cell import format_arch, parse_arch
 from meco_lab.training.archs import nats_index
 from meco_lab.training.data import ImageTensors, as_batch
 from meco_lab.training.module import NB201Classifier

@@ -18,12 +18,13 @@ import numpy as np
 import polars as pl
 from scipy.stats import spearmanr
 
-from meco_lab.compose import compose_config
-from meco_lab.runner import fingerprint, plan_run
-from meco_lab.score_cache import cache_key
-from meco_lab.store import ScoreStore
-from meco_lab.sweep_runner import trial_overrides
-from meco_lab.sweep_spec import DATASETS, load_sweep
+from meco_lab.benchmarks.truth import NATS_DATASETS
+from meco_lab.core.config import compose_config
+from meco_lab.scoring.cache import cache_key
+from meco_lab.scoring.plan import fingerprint, plan_run
+from meco_lab.scoring.store import ScoreStore
+from meco_lab.sweeps.spec import load_sweep
+from meco_lab.sweeps.trial import trial_overrides
 
 
 def main() -> None:
@@ -33,7 +34,7 @@ def main() -> None:
     parser.add_argument("--cache-dir", default="outputs/cache/scores")
     args = parser.parse_args()
     spec = load_sweep(args.sweep, args.profile)
-    print(f"{'proxy':10} {'NaN':>5}  " + "  ".join(f"{d + ' drop / last':>28}" for d in DATASETS))
+    print(f"{'proxy':10} {'NaN':>5}  " + "  ".join(f"{d + ' drop / last':>28}" for d in NATS_DATASETS))
     for point in spec.grid():
         config = compose_config(trial_overrides(spec, point, spec.seeds[0]))
         entry = Path(args.cache_dir) / cache_key(config)
@@ -46,8 +47,8 @@ def main() -> None:
         index, values = scores["index"].to_numpy(), scores["score"].to_numpy()
         failed = np.isnan(values)
         cells = []
-        for d in DATASETS:
-            accuracy = plan.truth.accuracy[d][index]
+        for d in NATS_DATASETS:
+            accuracy = plan.truth.values[d][index]
             dropped = spearmanr(values[~failed], accuracy[~failed]).statistic
             last = spearmanr(np.where(failed, -np.inf, values), accuracy).statistic
             cells.append(f"{dropped:>13.3f} / {last:<12.3f}")

@@ -24,16 +24,16 @@ import numpy as np
 import torch
 from scipy.stats import spearmanr
 
-from meco_lab.compose import compose_config
+from meco_lab.core.config import compose_config
 from meco_lab.inputs import make_batch
 from meco_lab.proxies.baselines_common import channels_last, fresh_network
 from meco_lab.proxies.gradient_kernels import ntk_matrix
-from meco_lab.runner import fingerprint, plan_run
-from meco_lab.score_cache import cache_key
+from meco_lab.scoring.cache import cache_key
+from meco_lab.scoring.plan import fingerprint, plan_run
+from meco_lab.scoring.store import ScoreStore
 from meco_lab.spaces import SPACES, Candidate
-from meco_lab.store import ScoreStore
-from meco_lab.sweep_runner import trial_overrides
-from meco_lab.sweep_spec import load_sweep
+from meco_lab.sweeps.spec import load_sweep
+from meco_lab.sweeps.trial import trial_overrides
 
 LAYOUTS = ("contiguous", "channels_last")
 
@@ -58,7 +58,7 @@ def compare_cached(root: Path) -> None:
     index, old, new = (both[c].to_numpy() for c in ("index", "score", "score_cl"))
     print(f"ntk at 16 images, {len(both)} archs with a finite score in both layouts (cache {root})")
     print(f"  Spearman(NCHW, channels-last) = {spearmanr(old, new).statistic:.5f}")
-    for dataset, accuracy in plan_run(config).truth.accuracy.items():
+    for dataset, accuracy in plan_run(config).truth.values.items():
         print(f"  rho against {dataset}: NCHW {spearmanr(old, accuracy[index]).statistic:.4f}, "
               f"channels-last {spearmanr(new, accuracy[index]).statistic:.4f}")
 

@@ -20,7 +20,7 @@ import polars as pl
 import torch
 from torch import nn
 
-from meco_lab.spaces import nb301
+from meco_lab.spaces.darts import nb301
 from meco_lab.spaces.model_stats import model_stats
 from meco_lab.spaces.nb101 import Nb101Network, parse_cell
 from meco_lab.spaces.nb360 import SKELETONS, TASKS, build_network

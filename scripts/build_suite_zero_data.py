@@ -21,9 +21,9 @@ from pathlib import Path
 import polars as pl
 
 from meco_lab.spaces.darts import format_genotype, parse_genotype
+from meco_lab.spaces.darts.nb301 import format_compact, parse_compact
 from meco_lab.spaces.nb101 import from_naslib_tuple, parse_cell
-from meco_lab.spaces.nb201_cell import format_arch, parse_arch
-from meco_lab.spaces.nb301 import format_compact, parse_compact
+from meco_lab.spaces.nb201.cell import format_arch, parse_arch
 from meco_lab.spaces.nb360 import nb201_from_naslib, tnb_micro_from_naslib
 
 REPO = Path(__file__).resolve().parents[1]

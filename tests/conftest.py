@@ -21,6 +21,15 @@ def run_cli(*args: str, module: str = "meco_lab.score", cwd: Path | None = None,
                           text=True, timeout=timeout)
 
 
+def load_ground_truth(name: str, metric: str = "test", path: str | None = None, hp: str = "200",
+                      indices=None, space: str = "tss"):
+    """The NATS benchmark's ground truth for a `truth` config, as `score` loads it."""
+    from meco_lab.benchmarks import BENCHMARKS
+
+    return BENCHMARKS.get(f"nats_{space}")().load_truth({"name": name, "metric": metric, "path": path, "hp": hp},
+                                                        indices)
+
+
 @pytest.fixture
 def cli():
     return run_cli

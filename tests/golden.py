@@ -67,9 +67,9 @@ def resolve(overrides: list[str], folder: Path) -> list[str]:
 
 def compute(name: str, folder: Path) -> dict[str, float | None]:
     """{index: score} for one case, through the config and the engine as `score` runs them (NaN -> None)."""
-    from meco_lab.compose import compose_config
-    from meco_lab.runner import plan_run
-    from meco_lab.scoring import Scorer
+    from meco_lab.core.config import compose_config
+    from meco_lab.scoring.plan import plan_run
+    from meco_lab.scoring.scorer import Scorer
 
     plan = plan_run(compose_config(resolve(CASES[name], folder)))
     rows = Scorer(plan.job).score_many(plan.indices)
@@ -93,8 +93,8 @@ def cli_summary(name: str, folder: Path) -> dict[str, Any]:
     from omegaconf import OmegaConf
     from rich.console import Console
 
-    from meco_lab.compose import compose_config
-    from meco_lab.runner import score_run
+    from meco_lab.core.config import compose_config
+    from meco_lab.scoring.run import score_run
 
     config = OmegaConf.create(compose_config(CLI_RUNS[name]))
     summary = score_run(config, folder / name.replace("/", "-"), Console(file=io.StringIO()))
@@ -117,11 +117,11 @@ def summary_mismatches(expected: dict[str, Any], got: dict[str, Any]) -> list[st
 
 def truth_sums() -> dict[str, float]:
     """Column sums of the built-in ground truth (accuracy per metric and dataset, exact parameter counts)."""
-    from meco_lab.truth import DATASETS, load_params, load_table_truth
+    from meco_lab.benchmarks.truth import NATS_DATASETS, load_params, load_table_truth
 
-    sums = {f"{metric}/{d}": float(load_table_truth(metric).accuracy[d].sum()) for metric in ("test", "valid")
-            for d in DATASETS}
-    return sums | {f"params/{d}": float(load_params(d).sum()) for d in DATASETS}
+    sums = {f"{metric}/{d}": float(load_table_truth(metric).values[d].sum()) for metric in ("test", "valid")
+            for d in NATS_DATASETS}
+    return sums | {f"params/{d}": float(load_params(d).sum()) for d in NATS_DATASETS}
 
 
 def load() -> dict[str, Any]:

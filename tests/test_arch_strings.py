@@ -1,7 +1,7 @@
 import pytest
 
-from meco_lab.spaces.nats_tss import nats_tss_archs
-from meco_lab.spaces.nb201_cell import OPS, format_arch, parse_arch
+from meco_lab.spaces.nb201.cell import OPS, format_arch, parse_arch
+from meco_lab.spaces.nb201.space import nats_tss_archs
 
 
 def test_every_nats_arch_round_trips():

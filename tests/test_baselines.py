@@ -17,7 +17,8 @@ import torch.nn.functional as F
 from omegaconf import OmegaConf
 from torch import nn
 
-from meco_lab.errors import ConfigError
+from meco_lab.benchmarks.truth import load_params
+from meco_lab.core.errors import ConfigError
 from meco_lab.inputs import make_batch
 from meco_lab.proxies import PROXIES
 from meco_lab.proxies.baselines_common import per_sample_grads, sample_statistics, weight_names
@@ -25,9 +26,8 @@ from meco_lab.proxies.gradient_kernels import ntk_matrix
 from meco_lab.proxies.jacov import K as JACOV_K
 from meco_lab.proxies.naswot import naswot_kernel
 from meco_lab.proxies.zico import zico_from_gradients
-from meco_lab.scoring import Scorer, ScoringJob
+from meco_lab.scoring.scorer import Scorer, ScoringJob
 from meco_lab.spaces import SPACES, Candidate
-from meco_lab.truth import load_params
 
 pytestmark = pytest.mark.usefixtures("one_thread")  # conftest: one torch thread
 

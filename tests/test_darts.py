@@ -7,7 +7,7 @@ import json
 import pytest
 import torch
 
-from meco_lab.errors import ConfigError
+from meco_lab.core.errors import ConfigError
 from meco_lab.spaces.darts import (
     DARTS_V2,
     OPS,

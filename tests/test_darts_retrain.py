@@ -10,10 +10,10 @@ import polars as pl
 import pytest
 import torch
 
-from meco_lab.errors import ConfigError
-from meco_lab.retrain import check_protocol, check_space, quote_arch_overrides, split_top_level
+from meco_lab.core.errors import ConfigError
 from meco_lab.spaces.darts import DARTS_V2, NetworkCIFAR, count_params
-from meco_lab.training.archs import resolve_archs
+from meco_lab.training.archs import quote_arch_overrides, resolve_archs, split_top_level
+from meco_lab.training.protocol import check_protocol, check_space
 
 REPO = Path(__file__).resolve().parents[1]
 JPEG_NPZ = REPO / "tests" / "fixtures" / "cifar10_jpeg_subset.npz"  # the archive's format, 3,000 images
@@ -69,7 +69,8 @@ def test_protocol_and_space_mismatches_are_refused():
 @pytest.mark.parametrize(
     "args, key, allowed",
     [
-        ([f"arch={LIGHT_C10}", "profile=darts"], "arch", "a DARTS genotype (an NB201 arch string trains with"),
+        ([f"arch={LIGHT_C10}", "profile=darts", f"data.root={JPEG_NPZ}"], "arch",
+         "a DARTS genotype (an NB201 arch string trains with"),
         ([f"arch={V2.replace('dil_conv_3x3', 'dil_conv_7x7')}", "profile=darts"], "arch", "has op 'dil_conv_7x7'"),
     ],
     ids=["nb201 arch with profile=darts", "unknown op in a genotype"],

@@ -9,7 +9,7 @@ from meco_lab.proxies.hook_sets import HOOK_SETS
 from meco_lab.proxies.meco import meco_sum
 from meco_lab.proxies.reference import reference_meco
 from meco_lab.spaces import SPACES, Candidate
-from meco_lab.spaces.hooks import collect_probes
+from meco_lab.spaces.probes import collect_probes
 
 SPACE = SPACES.get("nats_tss")()
 ARCHS = [0, 1, 11, 284, *np.random.default_rng(3).choice(len(SPACE), 26, replace=False).tolist()]

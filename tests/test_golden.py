@@ -61,18 +61,19 @@ def test_a_five_percent_change_of_the_truth_is_caught(tmp_path, monkeypatch):
     from omegaconf import OmegaConf
     from rich.console import Console
 
-    from meco_lab import runner
-    from meco_lab.compose import compose_config
+    from meco_lab.benchmarks import nats
+    from meco_lab.core.config import compose_config
+    from meco_lab.scoring.run import score_run
 
-    real = runner.load_truth_config
+    real = nats.load_table_truth
 
     def scaled(*args, **kwargs):
         truth = real(*args, **kwargs)
-        return dataclasses.replace(truth, accuracy={d: 1.05 * a for d, a in truth.accuracy.items()})
+        return dataclasses.replace(truth, values={d: 1.05 * a for d, a in truth.values.items()})
 
-    monkeypatch.setattr(runner, "load_truth_config", scaled)
+    monkeypatch.setattr(nats, "load_table_truth", scaled)
     config = OmegaConf.create(compose_config(CLI_RUNS["sample120"]))
-    summary = runner.score_run(config, tmp_path, Console(file=io.StringIO()))
+    summary = score_run(config, tmp_path, Console(file=io.StringIO()))
     bad = summary_mismatches(GOLDEN["cli"]["sample120"]["summary"], summary)
     assert {line.split(":")[0] for line in bad} == {f"top10_mean_accuracy[{d}]" for d in summary["spearman"]}
 
@@ -81,11 +82,11 @@ def test_truth_table_is_the_built_in_one():
     """The built-in ground truth's content, pinned: column sums to 1e-12 and NATS #1462's accuracies."""
     from golden import truth_sums
 
-    from meco_lab.truth import load_table_truth
+    from meco_lab.benchmarks.truth import load_table_truth
 
     sums, pinned = truth_sums(), GOLDEN["truth_sums"]
     assert sums.keys() == pinned.keys()
     for column, value in pinned.items():
         assert sums[column] == pytest.approx(value, rel=1e-12), f"{column}: run `{REGENERATE}` if deliberate"
     truth = load_table_truth("test")  # NATS #1462 (all nor_conv_3x3): the paper's Table 13 values
-    assert [round(truth.accuracy[d][1462], 2) for d in truth.accuracy] == [93.76, 71.11, 41.44]
+    assert [round(truth.values[d][1462], 2) for d in truth.values] == [93.76, 71.11, 41.44]

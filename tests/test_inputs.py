@@ -11,7 +11,7 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from meco_lab.errors import ConfigError
+from meco_lab.core.errors import ConfigError
 from meco_lab.inputs import (
     INPUT_SOURCES,
     NUM_CLASSES,

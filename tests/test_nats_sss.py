@@ -4,32 +4,32 @@ from __future__ import annotations
 
 import io
 import json
-import math
 
 import nats_bench
 import numpy as np
 import polars as pl
 import pytest
 import torch
-from conftest import REPO, run_cli
+from conftest import REPO, load_ground_truth, run_cli
 from omegaconf import OmegaConf
 from rich.console import Console
 from scipy.stats import spearmanr
 
-from meco_lab.compose import compose_config
-from meco_lab.errors import ConfigError
+from meco_lab.benchmarks.nats import NATS_INPUTS
+from meco_lab.benchmarks.truth import NATS_DATASETS
+from meco_lab.core.config import compose_config
+from meco_lab.core.errors import ConfigError
+from meco_lab.evaluation.width import WIDTHS, min_eig_terms
 from meco_lab.inputs import make_input
 from meco_lab.proxies import PROXIES
 from meco_lab.proxies.cost import count_flops, count_params
 from meco_lab.proxies.reference import reference_meco
-from meco_lab.runner import known_accuracies, plan_run, score_run
+from meco_lab.scoring.plan import known_values, plan_run
+from meco_lab.scoring.run import score_run
 from meco_lab.spaces import SPACES, Candidate
-from meco_lab.spaces.hooks import collect_probes
-from meco_lab.spaces.nb201_cell import parse_arch
-from meco_lab.spaces.sss_network import DynamicShapeTinyNet
-from meco_lab.sss_width import WIDTHS, min_eig_terms
-from meco_lab.truth import DATASETS, load_ground_truth
-from meco_lab.truth.size import NATS_INPUTS
+from meco_lab.spaces.nb201.cell import parse_arch
+from meco_lab.spaces.probes import collect_probes
+from meco_lab.spaces.sss.network import DynamicShapeTinyNet
 
 FIXTURE_HOME = REPO / "tests" / "fixtures" / "fake_torch_dir"
 FAKE_SSS = str(FIXTURE_HOME / "NATS-sss-v1_0-50262-simple")
@@ -54,7 +54,7 @@ def test_order_is_nats_order(api):
     )
 
 
-@pytest.mark.parametrize("dataset", DATASETS)
+@pytest.mark.parametrize("dataset", NATS_DATASETS)
 def test_params_and_flops_equal_the_archive(api, dataset):
     """Network, closed form and the `flops` proxy all give NATS-Bench's numbers, exactly."""
     classes, resolution = NATS_INPUTS[dataset]
@@ -109,11 +109,11 @@ def test_meco_hooks_every_module_as_the_reference(index):
 
 def test_truth_for_sss():
     table = load_ground_truth("table", space="sss")
-    assert len(table) == 32_768 and all(np.isnan(a).all() for a in table.accuracy.values())
+    assert len(table) == 32_768 and all(np.isnan(a).all() for a in table.values.values())
     assert "no SSS accuracy" in table.source
     archive = load_ground_truth("nats_bench", path=FAKE_SSS, hp="90", indices=[0, 1, 11], space="sss")
-    assert archive.accuracy["cifar10"][0] == pytest.approx(79.79)
-    assert np.isnan(archive.accuracy["cifar10"][1]) and np.isfinite(archive.accuracy["ImageNet16-120"][11])
+    assert archive.values["cifar10"][0] == pytest.approx(79.79)
+    assert np.isnan(archive.values["cifar10"][1]) and np.isfinite(archive.values["ImageNet16-120"][11])
     with pytest.raises(ConfigError, match=r"truth\.hp='200'"):
         load_ground_truth("nats_bench", path=FAKE_SSS, hp="200", space="sss")
     with pytest.raises(ConfigError, match="a NATS-Bench tss archive"):
@@ -126,23 +126,23 @@ def test_partial_archive_falls_back_to_size():
         ["space=nats_sss", "space.limit=5", "truth=nats_bench", "truth.hp=90", f"truth.path={FAKE_SSS}"]
     )
     plan = plan_run(config)
-    assert known_accuracies(plan.truth, plan.indices) == 1
-    assert plan.size["params"].accuracy["cifar10"][4] == pytest.approx(0.058898)  # 8:8:8:8:40, by hand
+    assert known_values(plan.truth, plan.indices, plan.tasks) == 1
+    assert plan.size["params"].values["cifar10"][4] == pytest.approx(0.058898)  # 8:8:8:8:40, by hand
 
 
 def test_cli_without_accuracy_reports_size_rho(cli, tmp_path):
     done = cli("space=nats_sss", "space.limit=6", f"hydra.run.dir={tmp_path}")
     assert done.returncode == 0, done.stderr
-    notes = [line for line in done.stderr.splitlines() if line.startswith("no accuracy")]
+    notes = [line for line in done.stderr.splitlines() if line.startswith("no ground truth")]
     assert notes == [
-        "no accuracy to rank against: 0 of 6 nats_sss archs have one in built-in table (NATS-Bench TSS only): "
-        "no SSS accuracy; reporting Spearman rho against exact #params and FLOPs instead"
+        "no ground truth to rank against: 0 of 6 nats_sss archs have a value in built-in table (NATS-Bench TSS "
+        "only): no SSS accuracy; reporting Spearman rho against exact #params and FLOPs instead"
     ]
-    summary = json.loads((tmp_path / "summary.json").read_text())
-    assert all(np.isnan(summary["spearman"][d]) for d in DATASETS)
+    summary = json.loads((tmp_path / "summary.json").read_text())  # valid JSON: null where there is no rho
+    assert all(summary["spearman"][d] is None for d in NATS_DATASETS)
     scores = pl.read_parquet(tmp_path / "scores.parquet")
     assert scores["arch"].to_list() == [f"8:8:8:8:{c}" for c in WIDTHS[:6]]
-    for d in DATASETS:
+    for d in NATS_DATASETS:
         sizes = SPACE.size(scores["index"].to_list(), *NATS_INPUTS[d])
         for key in ("params", "flops"):
             rho = spearmanr(scores["score"].to_numpy(), sizes[key]).statistic
@@ -167,8 +167,8 @@ def test_runner_with_archive_accuracy(tmp_path):
     assert "size_correlation" not in summary and "sss archive" in summary["truth"]
     scores = pl.read_parquet(tmp_path / "run" / "scores.parquet").sort("index")
     acc = load_ground_truth("nats_bench", path=FAKE_SSS, hp="90", indices=[0, 11, 284], space="sss")
-    for d in DATASETS:
-        rho = spearmanr(scores["score"].to_numpy(), acc.accuracy[d][[0, 11, 284]]).statistic
+    for d in NATS_DATASETS:
+        rho = spearmanr(scores["score"].to_numpy(), acc.values[d][[0, 11, 284]]).statistic
         assert summary["spearman"][d] == pytest.approx(rho)
 
 
@@ -192,5 +192,5 @@ def test_topk_on_sss_without_accuracy_says_so_and_ranks_by_score(tmp_path):
     assert selection["space"] == "nats_sss" and selection["best"]["arch"].count(":") == 4
     scores = [e["score"] for e in selection["ranked"]]
     assert scores == sorted(scores, reverse=True) and len(scores) == 3
-    assert all(math.isnan(v) for e in selection["ranked"] for v in e["accuracy"].values())
+    assert all(v is None for e in selection["ranked"] for v in e["accuracy"].values())  # null, not a made-up value
     assert "no benchmark accuracy" in done.stdout + done.stderr

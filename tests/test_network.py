@@ -2,10 +2,10 @@ import numpy as np
 import pytest
 import torch
 
+from meco_lab.benchmarks.truth import load_params
 from meco_lab.spaces import SPACES
 from meco_lab.spaces.base import arch_seed, draw_weights
-from meco_lab.spaces.nb201_network import weight_specs
-from meco_lab.truth import load_params
+from meco_lab.spaces.nb201.network import weight_specs
 
 SPACE = SPACES.get("nats_tss")()
 SAMPLE = [*np.random.default_rng(7).choice(len(SPACE), 300, replace=False).tolist(), 0, 11, 284]

@@ -23,10 +23,10 @@ import torch
 from conftest import REPO
 from scipy.stats import spearmanr
 
+from meco_lab.benchmarks.truth import load_params
 from meco_lab.inputs import make_batch
 from meco_lab.proxies import PROXIES
 from meco_lab.spaces import SPACES, Candidate
-from meco_lab.truth import load_params
 
 pytestmark = pytest.mark.usefixtures("one_thread")  # conftest: one torch thread
 

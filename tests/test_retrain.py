@@ -18,8 +18,8 @@ import polars as pl
 import pytest
 import torch
 
-from meco_lab.retrain import quote_arch_overrides
-from meco_lab.truth import load_params, load_table_truth
+from meco_lab.benchmarks.truth import load_params, load_table_truth
+from meco_lab.training.archs import quote_arch_overrides
 
 REPO = Path(__file__).resolve().parents[1]
 JPEG_NPZ = REPO / "tests" / "fixtures" / "cifar10_jpeg_subset.npz"  # the archive's format, 3,000 images
@@ -225,7 +225,7 @@ def test_smoke_profile_learns_cifar10_above_chance(tmp_path):
     row = table.row(0, named=True)
     assert row["nats_index"] == 13987 and row["test_acc_mean"] == pytest.approx(result["test_acc"])
     assert row["test_acc_std"] == 0.0 and row["params"] == result["params"]
-    assert row["benchmark_test_acc"] == pytest.approx(load_table_truth("test").accuracy["cifar10"][13987])
+    assert row["benchmark_test_acc"] == pytest.approx(load_table_truth("test").values["cifar10"][13987])
     md = (tmp_path / "run" / "final_accuracy.md").read_text()
     assert f"{result['test_acc']:.2f} ± 0.00" in md and "93.60" in md and "372,346" in md
     history = pl.read_csv(tmp_path / "run" / "nats-13987" / "seed_0" / "history.csv")
@@ -290,7 +290,7 @@ def test_stop_early_kill_and_resume_continue_the_epoch_count(tmp_path):
     assert result["test_acc"] > 20  # 10 learnable classes; chance is 10%
     row = pl.read_csv(tmp_path / "run" / "final_accuracy.csv").row(0, named=True)
     assert row["epochs"] == "4 of 4" and row["nats_index"] == index and row["dataset"] == "imagenet16"
-    assert row["benchmark_test_acc"] == pytest.approx(load_table_truth("test").accuracy["ImageNet16-120"][index])
+    assert row["benchmark_test_acc"] == pytest.approx(load_table_truth("test").values["ImageNet16-120"][index])
     runs = list((tmp_path / "run" / "wandb").glob("offline-run-*"))
     assert len(runs) == 1
     log = next(runs[0].glob("run-*.wandb")).read_bytes()
@@ -309,9 +309,10 @@ BAD = {
     "missing data root": ([f"arch={SMALL}", "data.root=/nonexistent/cifar"], "data.root", "/nonexistent/cifar",
                           "existing path"),
     "data root of another dataset": ([f"arch={SMALL}", "data=cifar100"], "data.root", "None", "CIFAR-100"),
-    "bad seeds": ([f"arch={SMALL}", "seeds=[0,0]"], "seeds", "[0, 0]", "distinct"),
+    "bad seeds": ([f"arch={SMALL}", f"data.root={JPEG_NPZ}", "seeds=[0,0]"], "seeds", "[0, 0]", "distinct"),
     "unknown profile": ([f"arch={SMALL}", "profile=fast"], "profile", "fast", "smoke"),
-    "trainer setting Lightning refuses": ([f"arch={SMALL}", "trainer.precision=7"], "trainer", "precision=7",
+    "trainer setting Lightning refuses": ([f"arch={SMALL}", f"data.root={JPEG_NPZ}", "trainer.precision=7"], "trainer",
+                                          "precision=7",
                                           "Precision 7 is invalid"),
 }
 

@@ -12,8 +12,8 @@ from golden import CLI_RUNS
 from test_golden import assert_summary_is_golden
 
 from meco_lab.inputs import make_input
-from meco_lab.runner import resolve_device
-from meco_lab.scoring import Scorer, ScoringJob
+from meco_lab.scoring.plan import resolve_device
+from meco_lab.scoring.scorer import Scorer, ScoringJob
 
 FIXTURE_TORCH_HOME = REPO / "tests" / "fixtures" / "fake_torch_dir"
 

@@ -12,10 +12,10 @@ import polars as pl
 from conftest import REPO
 from rich.console import Console
 
-from meco_lab.compose import compose_config
+from meco_lab.core.config import compose_config
 from meco_lab.proxies.meco import MeCoOpt
-from meco_lab.runner import plan_run
-from meco_lab.score_cache import cached_scores
+from meco_lab.scoring.cache import cached_scores
+from meco_lab.scoring.plan import plan_run
 
 OVERRIDES = ["proxy=meco_opt", "space.sample=25", "space.sample_seed=5"]
 
@@ -44,10 +44,10 @@ WORKER = textwrap.dedent("""
     import io, os, sys, time
     from pathlib import Path
     from rich.console import Console
-    from meco_lab.compose import compose_config
+    from meco_lab.core.config import compose_config
     from meco_lab.proxies.meco import MeCoOpt
-    from meco_lab.runner import plan_run
-    from meco_lab.score_cache import cached_scores
+    from meco_lab.scoring.plan import plan_run
+    from meco_lab.scoring.cache import cached_scores
 
     cache, log, go, out = map(Path, sys.argv[1:5])
     real = MeCoOpt.score

@@ -10,9 +10,9 @@ import numpy as np
 import polars as pl
 import pytest
 
-from meco_lab.runner import fingerprint
-from meco_lab.search import find_scoring_run, rank_topk
-from meco_lab.truth import DATASETS, load_table_truth
+from meco_lab.benchmarks.truth import NATS_DATASETS, load_table_truth
+from meco_lab.scoring.plan import fingerprint
+from meco_lab.search_methods.topk import find_scoring_run, rank_topk
 
 SAMPLE = ("space.sample=200",)
 
@@ -47,19 +47,19 @@ def test_topk_ranking_and_accuracies_match_the_scores_and_the_table(searched):
     assert selection["best"] == ranked[0]
     # the accuracies reported are the built-in table's, and their mean / std are of those values
     truth = load_table_truth("test")
-    for d in DATASETS:
-        table = truth.accuracy[d][expected["index"].to_numpy()]
+    for d in NATS_DATASETS:
+        table = truth.values[d][expected["index"].to_numpy()]
         assert [r["accuracy"][d] for r in ranked] == table.tolist()
         assert selection["topk_accuracy"][d]["mean"] == pytest.approx(table.mean(), abs=1e-12)
         assert selection["topk_accuracy"][d]["std"] == pytest.approx(table.std(), abs=1e-12)
-        assert selection["candidates_max_accuracy"][d] == truth.accuracy[d][scores["index"].to_numpy()].max()
+        assert selection["candidates_best"][d] == truth.values[d][scores["index"].to_numpy()].max()
     # and agree with the scoring run's own top-10 metric
     summary = json.loads((run / "scores" / "summary.json").read_text())
-    for d in DATASETS:
+    for d in NATS_DATASETS:
         assert selection["topk_accuracy"][d]["mean"] == pytest.approx(summary["top10_mean_accuracy"][d], abs=1e-9)
     assert selection["config"]["k"] == 10 and selection["config"]["proxy"]["name"] == "meco"
     # the rich table on stdout shows mean ± std per dataset
-    for d in DATASETS:
+    for d in NATS_DATASETS:
         stats = selection["topk_accuracy"][d]
         assert f"{stats['mean']:.2f} ± {stats['std']:.2f}" in first.stdout
     assert "top-10 mean±std" in first.stdout

@@ -17,9 +17,8 @@ import polars as pl
 import pytest
 import torch
 
-from meco_lab.errors import ConfigError
-from meco_lab.spaces import nb301
-from meco_lab.spaces.darts import NetworkCIFAR, count_params, format_genotype, parse_genotype
+from meco_lab.core.errors import ConfigError
+from meco_lab.spaces.darts import NetworkCIFAR, count_params, format_genotype, nb301, parse_genotype
 from meco_lab.spaces.model_stats import model_stats
 from meco_lab.spaces.nb101 import (
     Nb101Network,
@@ -29,7 +28,7 @@ from meco_lab.spaces.nb101 import (
     parse_cell,
 )
 from meco_lab.spaces.nb101 import param_count as nb101_params
-from meco_lab.spaces.nb201_cell import format_arch, parse_arch
+from meco_lab.spaces.nb201.cell import format_arch, parse_arch
 from meco_lab.spaces.nb360 import (
     SKELETONS,
     TASKS,

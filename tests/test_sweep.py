@@ -18,10 +18,11 @@ from conftest import REPO
 from omegaconf import OmegaConf
 from rich.console import Console
 
-from meco_lab.compose import compose_config
-from meco_lab.runner import score_run
-from meco_lab.sweep_runner import SweepSettings, trial_overrides, validate
-from meco_lab.sweep_spec import available_sweeps, load_sweep
+from meco_lab.core.config import compose_config
+from meco_lab.scoring.run import score_run
+from meco_lab.sweeps.runner import SweepSettings, validate
+from meco_lab.sweeps.spec import available_sweeps, load_sweep
+from meco_lab.sweeps.trial import trial_overrides
 
 QUICK = ["ablation-n", "profile=quick", "space.sample=40"]
 
@@ -73,7 +74,7 @@ def test_trial_metrics_equal_a_score_run_of_the_same_config(quick_sweep, tmp_pat
 
 def test_report_tables_match_the_trials(quick_sweep):
     """report.md's rows are the trials' mean ± std (ddof 0) of rho and tau per point, and rho minus the paper."""
-    from meco_lab.paper import paper_value
+    from meco_lab.sweeps.paper import paper_value
 
     trials = pl.read_parquet(quick_sweep / "a" / "trials.parquet")
     report = (quick_sweep / "a" / "report.md").read_text()

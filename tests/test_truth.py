@@ -1,4 +1,4 @@
-"""Tests of meco_lab.truth: built-in table, NATS-Bench archive backend and config errors."""
+"""Tests of meco_lab.benchmarks.truth: built-in table, NATS-Bench archive backend and config errors."""
 
 from __future__ import annotations
 
@@ -7,18 +7,18 @@ from pathlib import Path
 import nats_bench
 import numpy as np
 import pytest
+from conftest import load_ground_truth
 from scipy.stats import spearmanr
 
-from meco_lab.errors import ConfigError
-from meco_lab.truth import (
-    DATASETS,
+from meco_lab.benchmarks.truth import (
+    NATS_DATASETS,
     GroundTruth,
-    load_ground_truth,
     load_nats_bench_truth,
     load_params,
     load_table_truth,
     nats_archive,
 )
+from meco_lab.core.errors import ConfigError
 
 FAKE_TSS = str(Path(__file__).parent / "fixtures" / "fake_torch_dir" / "NATS-tss-v1_0-3ffb9-simple")
 FAKE_ARCHS = (0, 11, 284)
@@ -45,15 +45,15 @@ def archive_truth() -> GroundTruth:
 
 
 def test_table_shape_and_known_values(table: GroundTruth) -> None:
-    assert set(table.accuracy) == set(DATASETS)
+    assert set(table.values) == set(NATS_DATASETS)
     assert len(table) == 15_625 and len(table.arch) == 15_625
-    for acc in table.accuracy.values():
+    for acc in table.values.values():
         assert acc.dtype == np.float64 and acc.shape == (15_625,)
         assert np.isfinite(acc).all()
-    assert table.accuracy["cifar10"][0] == 85.86333333333334
-    assert table.accuracy["cifar100"][0] == 52.913333294677734
-    assert table.accuracy["ImageNet16-120"][0] == 26.6333332739936
-    assert table.accuracy["cifar10"].max() == pytest.approx(94.37333333333333)
+    assert table.values["cifar10"][0] == 85.86333333333334
+    assert table.values["cifar100"][0] == 52.913333294677734
+    assert table.values["ImageNet16-120"][0] == 26.6333332739936
+    assert table.values["cifar10"].max() == pytest.approx(94.37333333333333)
     for i, arch in ARCH_STRINGS.items():
         assert table.arch[i] == arch
     assert "test accuracy at 200 epochs" in table.source
@@ -61,23 +61,23 @@ def test_table_shape_and_known_values(table: GroundTruth) -> None:
 
 def test_table_arrays_are_fresh(table: GroundTruth) -> None:
     again = load_table_truth("test")
-    again.accuracy["cifar10"][0] = -1.0
-    assert load_table_truth("test").accuracy["cifar10"][0] == 85.86333333333334
-    assert table.accuracy["cifar10"][0] == 85.86333333333334
+    again.values["cifar10"][0] = -1.0
+    assert load_table_truth("test").values["cifar10"][0] == 85.86333333333334
+    assert table.values["cifar10"][0] == 85.86333333333334
 
 
 def test_valid_differs_from_test_but_ranks_agree(table: GroundTruth) -> None:
     valid = load_table_truth("valid")
-    assert valid.accuracy["cifar10"][0] == pytest.approx(81.982667, abs=1e-9)  # cifar10-valid setting
-    assert valid.accuracy["cifar100"][0] == pytest.approx(52.7, abs=1e-9)
-    for d in DATASETS:
-        assert not np.array_equal(valid.accuracy[d], table.accuracy[d])
-        rho = spearmanr(valid.accuracy[d], table.accuracy[d]).statistic
+    assert valid.values["cifar10"][0] == pytest.approx(81.982667, abs=1e-9)  # cifar10-valid setting
+    assert valid.values["cifar100"][0] == pytest.approx(52.7, abs=1e-9)
+    for d in NATS_DATASETS:
+        assert not np.array_equal(valid.values[d], table.values[d])
+        rho = spearmanr(valid.values[d], table.values[d]).statistic
         assert rho > 0.98, (d, rho)
     assert valid.arch == table.arch
 
 
-@pytest.mark.parametrize("dataset", DATASETS)
+@pytest.mark.parametrize("dataset", NATS_DATASETS)
 def test_params_match_archive(api, dataset: str) -> None:
     params = load_params(dataset)
     assert params.dtype == np.int64 and params.shape == (15_625,)
@@ -88,11 +88,11 @@ def test_params_match_archive(api, dataset: str) -> None:
 
 
 def test_archive_matches_table_on_fake_archs(archive_truth: GroundTruth, table: GroundTruth) -> None:
-    for d in DATASETS:
-        acc = archive_truth.accuracy[d]
+    for d in NATS_DATASETS:
+        acc = archive_truth.values[d]
         assert acc.shape == (15_625,)
         for i in FAKE_ARCHS:
-            assert acc[i] == table.accuracy[d][i]
+            assert acc[i] == table.values[d][i]
         others = np.ones(15_625, dtype=bool)
         others[list(FAKE_ARCHS)] = False
         assert np.isnan(acc[others]).all()
@@ -101,10 +101,10 @@ def test_archive_matches_table_on_fake_archs(archive_truth: GroundTruth, table: 
 
 
 def test_archive_matches_get_more_info(archive_truth: GroundTruth, api) -> None:
-    for d in DATASETS:
+    for d in NATS_DATASETS:
         for i in FAKE_ARCHS:
             expected = api.get_more_info(i, d, hp="200", is_random=False)["test-accuracy"]
-            assert archive_truth.accuracy[d][i] == expected
+            assert archive_truth.values[d][i] == expected
 
 
 def test_archive_valid_metric(api) -> None:
@@ -112,19 +112,19 @@ def test_archive_valid_metric(api) -> None:
     table_valid = load_table_truth("valid")
     for i in FAKE_ARCHS:
         c10 = api.get_more_info(i, "cifar10-valid", hp="200", is_random=False)["valid-accuracy"]
-        assert truth.accuracy["cifar10"][i] == c10
+        assert truth.values["cifar10"][i] == c10
         c100 = api.get_more_info(i, "cifar100", hp="200", is_random=False)["valid-accuracy"]
-        assert truth.accuracy["cifar100"][i] == c100
-        for d in DATASETS:  # the table stores 6 decimals
-            assert truth.accuracy[d][i] == pytest.approx(table_valid.accuracy[d][i], abs=1e-6)
+        assert truth.values["cifar100"][i] == c100
+        for d in NATS_DATASETS:  # the table stores 6 decimals
+            assert truth.values[d][i] == pytest.approx(table_valid.values[d][i], abs=1e-6)
 
 
 def test_archive_indices_and_hp(api) -> None:
     truth = load_nats_bench_truth(FAKE_TSS, hp="12", indices=[11, 5])
-    assert np.isfinite(truth.accuracy["cifar10"]).sum() == 1
+    assert np.isfinite(truth.values["cifar10"]).sum() == 1
     expected = api.get_more_info(11, "cifar10", hp="12", is_random=False)["test-accuracy"]
-    assert truth.accuracy["cifar10"][11] == expected
-    assert expected != load_table_truth().accuracy["cifar10"][11]
+    assert truth.values["cifar10"][11] == expected
+    assert expected != load_table_truth().values["cifar10"][11]
 
 
 def test_archive_other_assertion_propagates(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -9,18 +9,18 @@ import pytest
 import torch
 from torch import nn
 
-from meco_lab.errors import ConfigError
+from meco_lab.benchmarks.truth import NATS_DATASETS, load_params, load_table_truth
+from meco_lab.core.errors import ConfigError
 from meco_lab.proxies import PROXIES
+from meco_lab.search_methods.supernets import nats_tss_supernet
+from meco_lab.search_methods.zc_pt import choose_ops, steps_per_candidate, zero_cost_pt
+from meco_lab.search_methods.zc_pt_run import check_zc_pt
 from meco_lab.spaces.base import Candidate
-from meco_lab.spaces.nats_tss import NatsTss, nats_tss_archs
-from meco_lab.spaces.nb201_cell import OPS, parse_arch
-from meco_lab.spaces.nb201_network import InferCell, TinyNetwork
-from meco_lab.spaces.nb201_supernet import EDGES, arch_to_mask, build_supernet, mask_to_arch
+from meco_lab.spaces.nb201.cell import OPS, parse_arch
+from meco_lab.spaces.nb201.network import InferCell, TinyNetwork
+from meco_lab.spaces.nb201.space import NatsTss, nats_tss_archs
+from meco_lab.spaces.nb201.supernet import EDGES, arch_to_mask, build_supernet, mask_to_arch
 from meco_lab.spaces.supernet import Mask, PruningProblem
-from meco_lab.supernets import nats_tss_supernet
-from meco_lab.truth import DATASETS, load_params, load_table_truth
-from meco_lab.zc_pt import choose_ops, steps_per_candidate, zero_cost_pt
-from meco_lab.zc_pt_search import check_zc_pt
 
 pytestmark = pytest.mark.usefixtures("one_thread")  # as the CLI runs (threads=1): exact sums, no oversubscription
 
@@ -240,7 +240,7 @@ def test_search_zc_pt_writes_a_selection(cli, tmp_path):
     assert best["arch"] == nats_tss_archs()[best["index"]] and best["rank"] == 1
     assert best["candidates"] and selection["ranked"][0] == best
     truth = load_table_truth("test")
-    assert best["accuracy"] == {d: float(truth.accuracy[d][best["index"]]) for d in DATASETS}
+    assert best["accuracy"] == {d: float(truth.values[d][best["index"]]) for d in NATS_DATASETS}
     # final=discrete: the found arch's score is the proxy's score of its own network, as `meco_lab.score` gives it
     from meco_lab.inputs import make_batch
 
@@ -279,7 +279,7 @@ def test_search_zc_pt_bad_input_is_one_line(cli, tmp_path):
 def test_removing_an_op_changes_the_meco_score_of_the_nb201_supernet():
     """The removal test sees something: MeCo of the supernet moves when any one op leaves any one edge."""
     from meco_lab.inputs import make_input
-    from meco_lab.zc_pt import proxy_score_fn
+    from meco_lab.search_methods.zc_pt import proxy_score_fn
 
     net = build_supernet(seed=0, channels=8, cells_per_stage=1)
     score = proxy_score_fn(PROXIES.get("meco")(), net, make_input("random", size=16, seed=0))

@@ -1,96 +1,14 @@
-"""`python -m meco_lab.reproduce`: the paper's TSS numbers beside ours, from finished sweeps.
-
-Reads the sweeps `seeds` (Table 1 meco / meco_opt rows, real data; Table 12 top-10 accuracy),
-`random-vs-real` (Table 3, random input) and `ablation-n` (Table 5); prints one table of paper,
-ours and the difference, and writes it to docs/paper.md with the commands that made it.
-"""
+"""`python -m meco_lab.reproduce`: the MeCo paper's TSS numbers beside ours, from finished sweeps (sweeps.paper)."""
 
 from __future__ import annotations
 
 import argparse
-import json
 from pathlib import Path
 
-import polars as pl
 from rich.console import Console
-from rich.table import Table
 
-from meco_lab.paper import paper_value
-from meco_lab.sweep_spec import DATASETS
-
-ROWS = [  # (label, sweep, filter column, filter value, metric, paper path)
-    ("Table 1 MeCo, real data (rho)", "seeds", "proxy", "meco", "spearman", "table1_rho.tss.meco"),
-    ("Table 1 MeCo_opt n=8, real data (rho)", "seeds", "proxy", "meco_opt", "spearman", "table1_rho.tss.meco_opt"),
-    ("Table 3 MeCo, random input (rho)", "random-vs-real", "data", "random", "spearman",
-     "table3_random_input_rho.tss.meco"),
-    ("Table 5 MeCo_opt n=4 (rho)", "ablation-n", "proxy.n", 4, "spearman", "table5_meco_opt_n_rho.tss.n4"),
-    ("Table 5 MeCo_opt n=6 (rho)", "ablation-n", "proxy.n", 6, "spearman", "table5_meco_opt_n_rho.tss.n6"),
-    ("Table 5 MeCo_opt n=8 (rho)", "ablation-n", "proxy.n", 8, "spearman", "table5_meco_opt_n_rho.tss.n8"),
-    ("Table 12 MeCo top-10 mean acc. (%)", "seeds", "proxy", "meco", "top10_mean_accuracy",
-     "table12_top10_mean_test_accuracy.meco"),
-]
-
-
-def collect(sweeps_dir: Path, profile: str | None) -> list[dict]:
-    """One entry per row and dataset: paper value, our mean and std over seeds, the number of seeds."""
-    out = []
-    for label, sweep, column, value, metric, path in ROWS:
-        trials_file = sweeps_dir / (sweep if profile is None else f"{sweep}-{profile}") / "trials.parquet"
-        if not trials_file.exists():
-            out.append({"row": label, "missing": str(trials_file)})
-            continue
-        trials = pl.read_parquet(trials_file).filter(pl.col(column) == value)
-        for d in DATASETS:
-            paper = paper_value(path)[d]
-            paper = paper[0] if isinstance(paper, list) else paper
-            ours = trials[f"{metric}_{d}"]
-            out.append({"row": label, "dataset": d, "paper": paper, "ours": ours.mean(), "std": ours.std(ddof=0),
-                        "seeds": len(ours), "archs": int(trials["n_archs"].max()), "sweep": sweep})
-    return out
-
-
-def sweep_commands(sweeps_dir: Path, profile: str | None) -> list[str]:
-    """The command that made each sweep read here, from its sweep.json (overrides included)."""
-    from meco_lab.report import sweep_command
-
-    commands = []
-    for sweep in dict.fromkeys(row[1] for row in ROWS):
-        spec_file = sweeps_dir / (sweep if profile is None else f"{sweep}-{profile}") / "sweep.json"
-        if spec_file.exists():
-            spec = json.loads(spec_file.read_text())
-            finished = pl.read_parquet(spec_file.parent / "trials.parquet")["trial"].n_unique()
-            note = "" if finished >= spec["trials"] else f" (partial: {finished} of {spec['trials']} trials)"
-            commands.append(f"- `{sweep_command(spec)} sweep.workers=2`{note}")
-    return commands
-
-
-def render(entries: list[dict], profile: str | None, commands: list[str]) -> tuple[Table, str]:
-    table = Table(title="MeCo paper (NATS-Bench TSS) vs meco_lab")
-    for col in ("result", "dataset", "paper", "ours (mean ± std)", "diff", "seeds", "archs"):
-        table.add_column(col)
-    md = ["| result | dataset | paper | ours (mean ± std) | diff | seeds | archs |", "|---|---|---|---|---|---|---|"]
-    for e in entries:
-        if "missing" in e:
-            table.add_row(e["row"], "-", "-", f"not run ({e['missing']})", "-", "-", "-")
-            md.append(f"| {e['row']} | - | - | not run | - | - | - |")
-            continue
-        digits = 2 if "acc" in e["row"] else 3
-        cells = [e["row"], e["dataset"], f"{e['paper']:.{digits}f}", f"{e['ours']:.{digits}f} ± {e['std']:.{digits}f}",
-                 f"{e['ours'] - e['paper']:+.{digits}f}", str(e["seeds"]), str(e["archs"])]
-        table.add_row(*cells)
-        md.append("| " + " | ".join(cells) + " |")
-    suffix = f" profile={profile}" if profile else ""
-    doc = "\n".join([
-        "# The MeCo paper's TSS numbers, reproduced", "",
-        f"`just paper{suffix}` runs `python -m meco_lab.sweep NAME sweep.workers=2{suffix}` for random-vs-real, "
-        "ablation-n and seeds, then `python -m meco_lab.reproduce" + (f" --profile {profile}" if profile else "")
-        + "`, which wrote this file from the sweeps run as listed below.", "",
-        "Spearman rho against NATS-Bench TSS 200-epoch test accuracy (built-in table), mean ± std over the "
-        "sweep's seeds (inputs and weights re-drawn per seed). 'Real data' is one CIFAR-10 image "
-        "(built-in sample) for all three datasets, as the paper's default. The `archs` column gives the "
-        "number of architectures scored; top-10 accuracy over a sample is not comparable with the paper's "
-        "full-space Table 12.", "", "The sweeps read here were run as:", "", *commands, "", *md, ""])
-    return table, doc
+from meco_lab.core.io import write_text
+from meco_lab.sweeps.paper import collect, render, sweep_commands
 
 
 def main() -> None:
@@ -102,8 +20,7 @@ def main() -> None:
     table, doc = render(collect(args.sweeps_dir, args.profile), args.profile,
                         sweep_commands(args.sweeps_dir, args.profile))
     Console().print(table)
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(doc)
+    write_text(args.out, doc)
     print(f"written to {args.out}")
 
 

@@ -11,7 +11,8 @@ from pathlib import Path
 
 import torch
 
-from meco_lab.errors import ConfigError
+from meco_lab.core.checks import check_choice, check_int
+from meco_lab.core.errors import ConfigError
 from meco_lab.inputs.builtin import load_builtin
 from meco_lab.inputs.cifar import load_cifar10, load_cifar100
 from meco_lab.inputs.cifar10_jpeg import count_cifar10_jpeg, load_cifar10_jpeg
@@ -19,6 +20,7 @@ from meco_lab.inputs.imagenet16 import load_imagenet16
 from meco_lab.inputs.transforms import NATIVE_SIZE, NORM_STATS_255, norm_stats, normalize, resize
 
 __all__ = [
+    "DATASET_CLASSES",
     "INPUT_SOURCES",
     "NATIVE_SIZE",
     "NORM_STATS_255",
@@ -35,7 +37,10 @@ __all__ = [
 ]
 
 INPUT_SOURCES: list[str] = ["random", "cifar10", "cifar100", "imagenet16"]
-NUM_CLASSES: dict[str, int] = {"random": 10, "cifar10": 10, "cifar100": 100, "imagenet16": 120}
+DATASET_CLASSES: dict[str, int] = {"cifar10": 10, "cifar100": 100, "imagenet16": 120}
+"""Classes of each image dataset (labels 0..classes-1); retraining reads the same table."""
+NUM_CLASSES: dict[str, int] = {"random": 10, **DATASET_CLASSES}
+"""Classes of the networks a proxy scores on each input source (random: 10, with seeded random labels)."""
 # Splits accepted per source ("random" ignores it; "val" and "test" both mean val_data for ImageNet16).
 SPLITS: dict[str, tuple[str, ...]] = {
     "random": ("train", "test", "val"),
@@ -46,17 +51,10 @@ SPLITS: dict[str, tuple[str, ...]] = {
 _LOADERS = {"cifar10": load_cifar10, "cifar100": load_cifar100, "imagenet16": load_imagenet16}
 
 
-def _is_int(v: object) -> bool:
-    return isinstance(v, int) and not isinstance(v, bool)
-
-
 def _check(name: str, size: int, samples: int, split: str) -> None:
-    if name not in INPUT_SOURCES:
-        raise ConfigError("data.name", name, INPUT_SOURCES)
-    if not _is_int(size) or size < 8:
-        raise ConfigError("data.size", size, "an integer >= 8")
-    if not _is_int(samples) or samples < 1:
-        raise ConfigError("data.samples", samples, "an integer >= 1")
+    check_choice("data.name", name, INPUT_SOURCES)
+    check_int("data.size", size, 8)
+    check_int("data.samples", samples, 1)
     if split not in SPLITS[name]:
         raise ConfigError("data.split", split, SPLITS[name])
 

@@ -10,7 +10,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from meco_lab.errors import ConfigError
+from meco_lab.core.errors import ConfigError
 
 
 def read_batch(path: Path) -> dict[str, Any]:

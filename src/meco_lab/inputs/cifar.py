@@ -7,7 +7,7 @@ from pathlib import Path
 
 import torch
 
-from meco_lab.errors import ConfigError
+from meco_lab.core.errors import ConfigError
 from meco_lab.inputs._pickle_io import read_labelled_batches
 
 # dataset -> (sub-folder of the archive, {split: batch files in reading order}, label key)

@@ -10,7 +10,7 @@ import numpy as np
 import torch
 from PIL import Image
 
-from meco_lab.errors import ConfigError
+from meco_lab.core.errors import ConfigError
 
 SPLIT_CODE = {"train": 0, "test": 1}
 KEYS = ("jpeg_bytes", "offsets", "labels", "split")

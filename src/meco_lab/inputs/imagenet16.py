@@ -8,7 +8,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from meco_lab.errors import ConfigError
+from meco_lab.core.errors import ConfigError
 from meco_lab.inputs._pickle_io import read_labelled_batches
 
 FILES: dict[str, list[str]] = {

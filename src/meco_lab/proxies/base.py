@@ -7,7 +7,7 @@ from typing import Any, ClassVar
 
 import torch
 
-from meco_lab.registry import Registry
+from meco_lab.core.registry import Registry
 from meco_lab.spaces.base import Candidate
 
 

@@ -58,7 +58,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from meco_lab.errors import ConfigError
+from meco_lab.core.errors import ConfigError
 from meco_lab.proxies.base import PROXIES
 from meco_lab.proxies.baselines_common import (
     BaselineProxy,

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from meco_lab.errors import ConfigError
+from meco_lab.core.errors import ConfigError
 from meco_lab.spaces.base import Site
 
 CELL_KINDS = frozenset({"InferCell", "ResNetBasicblock", "SearchCell", "Cell"})

@@ -14,7 +14,7 @@ from collections import defaultdict
 import numpy as np
 import torch
 
-from meco_lab.errors import ConfigError
+from meco_lab.core.errors import ConfigError
 from meco_lab.proxies.base import PROXIES, Proxy
 from meco_lab.proxies.correlation import correlation
 from meco_lab.proxies.hook_sets import hook_filter

@@ -28,7 +28,7 @@ import math
 import torch
 from torch import nn
 
-from meco_lab.errors import ConfigError
+from meco_lab.core.errors import ConfigError
 from meco_lab.proxies.base import PROXIES
 from meco_lab.proxies.baselines_common import BaselineProxy, channels_last, fresh_network
 from meco_lab.spaces.base import Candidate

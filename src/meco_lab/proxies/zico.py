@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import torch
 
-from meco_lab.errors import ConfigError
+from meco_lab.core.errors import ConfigError
 from meco_lab.proxies.base import PROXIES
 from meco_lab.proxies.baselines_common import BaselineProxy, channels_last, fresh_network, layer_weights, loss_fn
 from meco_lab.spaces.base import Candidate

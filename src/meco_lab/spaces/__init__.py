@@ -1,7 +1,9 @@
-"""Search spaces: each module registers one space in SPACES."""
+"""Search spaces: each family's `space` module registers its spaces in SPACES."""
 
-from meco_lab.spaces import nats_sss, nats_tss  # noqa: F401  (register nats_sss, nats_tss)
 from meco_lab.spaces.base import Candidate, FeatureProbe, SearchSpace, Site
+from meco_lab.spaces.darts import space as _darts  # noqa: F401  (registers darts)
+from meco_lab.spaces.nb201 import space as _nb201  # noqa: F401  (registers nats_tss)
 from meco_lab.spaces.registry import SPACES
+from meco_lab.spaces.sss import space as _sss  # noqa: F401  (registers nats_sss)
 
 __all__ = ["SPACES", "Candidate", "FeatureProbe", "SearchSpace", "Site"]

@@ -5,37 +5,17 @@ from __future__ import annotations
 import hashlib
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from math import sqrt
 
 import numpy as np
 import torch
 from torch import nn
 
-from meco_lab.errors import ConfigError
+from meco_lab.core.errors import ConfigError
+from meco_lab.spaces.probes import FeatureProbe, Site, collect_probes
 
-
-@dataclass(frozen=True)
-class Site:
-    """One module whose forward hook would see a feature: its `named_modules()` name and class name."""
-
-    name: str
-    kind: str
-    leaf: bool
-
-
-@dataclass
-class FeatureProbe:
-    """A feature map (whole batch, N x C x H x W) and every module site that emits it.
-
-    Sites share a probe when their outputs have the same Pearson correlation per sample: the same
-    tensor (a container re-emits its child's output), or a per-channel positive affine map of it
-    (BatchNorm at initialisation). `feature is None` marks sites whose output is constant (zero ops,
-    global pooling, the classifier): their MeCo term is exactly 0.
-    """
-
-    feature: torch.Tensor | None
-    sites: list[Site] = field(default_factory=list)
+__all__ = ["Candidate", "FeatureProbe", "Needed", "SearchSpace", "Site", "arch_seed", "draw_weights"]
 
 
 def arch_seed(seed: int, index: int) -> int:
@@ -104,8 +84,6 @@ class SearchSpace(ABC):
         `needed(channels, positions)` tells whether a feature of that shape can matter to the proxy;
         a space may skip features that cannot, with everything that only feeds them.
         """
-        from meco_lab.spaces.hooks import collect_probes
-
         net = self.network(index, num_classes, seed).to(x.device)
         with torch.no_grad():
             return collect_probes(net, x)

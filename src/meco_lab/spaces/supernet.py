@@ -2,7 +2,7 @@
 
 A supernet is built once with all operations (its weights seeded once), and a `Mask` switches
 operations and edges off in the forward pass without touching the weights. The pruning search
-(`meco_lab.zc_pt`) asks a proxy to score the supernet under a sequence of masks; `SupernetSpace`
+(`meco_lab.search_methods.zc_pt`) asks a proxy to score the supernet under a sequence of masks; `SupernetSpace`
 makes one masked supernet look like a one-architecture search space, so any proxy scores it.
 """
 
@@ -17,7 +17,7 @@ import torch
 from torch import nn
 
 from meco_lab.spaces.base import Candidate, FeatureProbe, Needed, SearchSpace
-from meco_lab.spaces.hooks import collect_probes
+from meco_lab.spaces.probes import collect_probes
 
 Mask = dict[str, tuple[str, ...]]
 """Edge id -> the operations still on that edge; an empty tuple means the edge is removed."""

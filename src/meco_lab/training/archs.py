@@ -9,9 +9,9 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
-from meco_lab.errors import ConfigError
+from meco_lab.core.errors import ConfigError
 from meco_lab.spaces.darts.genotype import format_genotype, parse_genotype
-from meco_lab.spaces.nb201_cell import NUM_NODES, OPS, format_arch, parse_arch
+from meco_lab.spaces.nb201.cell import NUM_NODES, OPS, format_arch, parse_arch
 
 DEFAULT_SELECTION = Path("outputs") / "latest_selection.json"
 ARCH_HELP = ("'best' (the best of a selection) or an NB201 arch string, 3 '+'-separated nodes with 1, 2, 3 "
@@ -41,7 +41,7 @@ class ArchChoice:
 
 @lru_cache(maxsize=1)
 def _nats_index() -> dict[str, int]:
-    from meco_lab.spaces.nats_tss import nats_tss_archs
+    from meco_lab.spaces.nb201.space import nats_tss_archs
 
     return {arch: i for i, arch in enumerate(nats_tss_archs())}
 
@@ -126,3 +126,42 @@ def resolve_archs(arch: Any, selection: str | None, default_selection: Path = DE
         if choice.arch not in [c.arch for c in chosen]:
             chosen.append(choice)
     return chosen
+
+
+def split_top_level(text: str) -> list[str]:
+    """Split at the commas outside brackets and quotes: `best,Genotype(normal=[...], ...)` -> two items."""
+    items, depth, quote, start = [], 0, "", 0
+    for i, char in enumerate(text):
+        if quote:
+            quote = "" if char == quote else quote
+        elif char in "'\"":
+            quote = char
+        elif char in "([{":
+            depth += 1
+        elif char in ")]}":
+            depth -= 1
+        elif char == "," and depth == 0:
+            items.append(text[start:i])
+            start = i + 1
+    return [item.strip() for item in [*items, text[start:]] if item.strip()]
+
+
+def _quoted(value: str) -> str:
+    if value[0] in "'\"":
+        return value
+    return f'"{value}"' if "'" in value else f"'{value}'"
+
+
+def quote_arch_overrides(argv: list[str]) -> list[str]:
+    """Quote the arch strings of `arch=` overrides: Hydra's grammar rejects `~` and DARTS genotypes unquoted."""
+    out = []
+    for arg in argv:
+        key, sep, value = arg.partition("=")
+        if key == "arch" and sep and value:
+            if value.startswith("[") and value.endswith("]"):
+                value = "[" + ",".join(_quoted(v) for v in split_top_level(value[1:-1])) + "]"
+            elif value[0] not in "'\"" and ("'" not in value or value.startswith("Genotype")):
+                value = _quoted(value)
+            arg = f"{key}={value}"
+        out.append(arg)
+    return out

@@ -15,7 +15,6 @@ flipped and normalised there (`random_crop_flip`, `normalize_on_device`), so no 
 from __future__ import annotations
 
 import os
-import tempfile
 from pathlib import Path
 
 import lightning as L
@@ -23,26 +22,20 @@ import numpy as np
 import torch
 from torch.utils.data import DataLoader, Dataset
 
-from meco_lab.errors import ConfigError
+from meco_lab.core.errors import ConfigError
+from meco_lab.core.io import atomic_path
+from meco_lab.inputs import DATASET_CLASSES
 from meco_lab.inputs.cifar import load_cifar10, load_cifar100
 from meco_lab.inputs.cifar10_jpeg import load_cifar10_jpeg
 from meco_lab.inputs.imagenet16 import load_imagenet16
-from meco_lab.training.datasets import NUM_CLASSES, check_root, default_cache_dir
+from meco_lab.training.datasets import check_root, default_cache_dir
 
 _FOLDER_LOADERS = {"cifar10": load_cifar10, "cifar100": load_cifar100, "imagenet16": load_imagenet16}
 
 
 def _save_npy_atomic(path: Path, array: np.ndarray) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=path.name, suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as f:
-            np.save(f, array)
-        os.chmod(tmp, 0o644)  # mkstemp makes it 0600; the cache may be shared
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    with atomic_path(path) as tmp, open(tmp, "wb") as f:
+        np.save(f, array)
 
 
 def jpeg_cache_paths(npz: Path, cache_dir: Path, split: str) -> tuple[Path, Path]:
@@ -148,10 +141,10 @@ class ImageDataModule(L.LightningDataModule):
 
     def _load(self, split: str, count: int | None, key: str) -> ImageTensors:
         x, y = load_split(self.name, self.root, split, self.cache_dir)
-        bad = (y < 0) | (y >= NUM_CLASSES[self.name])
+        bad = (y < 0) | (y >= DATASET_CLASSES[self.name])
         if bool(bad.any()):
             raise ConfigError("data.root", str(self.root),
-                              f"labels in 0..{NUM_CLASSES[self.name] - 1} ({split} has {int(y[bad][0])})")
+                              f"labels in 0..{DATASET_CLASSES[self.name] - 1} ({split} has {int(y[bad][0])})")
         return ImageTensors(*take_subset(x, y, count, self.subset_seed, key))
 
     def setup(self, stage: str | None = None) -> None:

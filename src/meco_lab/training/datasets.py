@@ -5,9 +5,9 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from meco_lab.errors import ConfigError
+from meco_lab.core.errors import ConfigError
+from meco_lab.inputs import DATASET_CLASSES
 
-NUM_CLASSES = {"cifar10": 10, "cifar100": 100, "imagenet16": 120}
 TRUTH_DATASET = {"cifar10": "cifar10", "cifar100": "cifar100", "imagenet16": "ImageNet16-120"}
 """Training dataset -> its column in the built-in NATS-Bench table."""
 SIDE = {"cifar10": 32, "cifar100": 32, "imagenet16": 16}
@@ -25,8 +25,8 @@ def default_cache_dir() -> Path:
 
 def check_root(name: str, root: str | os.PathLike[str] | None) -> Path:
     """The dataset location `root`, checked to exist and to suit `name`; one-line ConfigError otherwise."""
-    if name not in NUM_CLASSES:
-        raise ConfigError("data.name", name, list(NUM_CLASSES))
+    if name not in DATASET_CLASSES:
+        raise ConfigError("data.name", name, list(DATASET_CLASSES))
     if root is None or str(root) == "":
         raise ConfigError("data.root", root, EXPECTED[name])
     path = Path(root).expanduser()

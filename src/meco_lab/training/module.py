@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import csv
 import math
-import os
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -15,9 +14,10 @@ import torch
 import torch.nn.functional as F
 from lightning.pytorch.callbacks import Checkpoint
 
+from meco_lab.core.io import atomic_path
 from meco_lab.inputs.transforms import norm_stats
-from meco_lab.spaces.nb201_cell import parse_arch
-from meco_lab.spaces.nb201_network import TinyNetwork
+from meco_lab.spaces.nb201.cell import parse_arch
+from meco_lab.spaces.nb201.network import TinyNetwork
 from meco_lab.training.data import normalize_on_device, random_crop_flip
 
 HISTORY_COLUMNS = ("epoch", "train_loss", "train_acc", "lr", "seconds")
@@ -135,12 +135,10 @@ class NB201Classifier(ImageClassifier):
 
 def write_history(path: Path, history: list[dict[str, float]]) -> None:
     """The per-epoch records as CSV, replaced atomically."""
-    tmp = path.with_name(path.name + ".tmp")
-    with open(tmp, "w", newline="") as f:
+    with atomic_path(path) as tmp, open(tmp, "w", newline="") as f:
         writer = csv.DictWriter(f, fieldnames=HISTORY_COLUMNS)
         writer.writeheader()
         writer.writerows(history)
-    os.replace(tmp, path)
 
 
 class LastCheckpoint(Checkpoint):
@@ -158,12 +156,13 @@ class LastCheckpoint(Checkpoint):
         self.on_epoch = on_epoch
 
     def on_train_epoch_end(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
-        tmp = self.path.with_name(self.path.name + ".tmp")
-        trainer.save_checkpoint(tmp, weights_only=False)  # full state: optimizer, scheduler, loops
         if trainer.is_global_zero:
             history = getattr(pl_module, "history", [])
-            write_history(self.path.with_name("history.csv"), history)  # first: a new checkpoint implies its history
-            os.replace(tmp, self.path)
+            with atomic_path(self.path) as tmp:
+                trainer.save_checkpoint(tmp, weights_only=False)  # full state: optimizer, scheduler, loops
+                write_history(self.path.with_name("history.csv"), history)  # first: a checkpoint implies its history
             if self.on_epoch is not None and history:
                 self.on_epoch(history[-1])
+        else:
+            trainer.save_checkpoint(self.path, weights_only=False)  # a collective call; only rank zero writes
         trainer.strategy.barrier("meco_lab.last_checkpoint")

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import math
-import os
 from pathlib import Path
 from typing import Any
 
@@ -11,7 +10,9 @@ import numpy as np
 import polars as pl
 from rich.table import Table
 
-from meco_lab.errors import ConfigError
+from meco_lab.core.io import atomic_path, write_text
+from meco_lab.tracking import table as wandb_table
+from meco_lab.tracking import wandb_run
 from meco_lab.training.archs import ArchChoice
 
 COLUMNS = ("arch", "nats_index", "dataset", "protocol", "epochs", "seeds", "test_acc_mean", "test_acc_std",
@@ -88,43 +89,24 @@ def rich_table(table: pl.DataFrame, title: str) -> Table:
 
 def write_report(run_dir: Path, table: pl.DataFrame, title: str, notes: list[str]) -> None:
     """final_accuracy.csv and final_accuracy.md in `run_dir`, each replaced atomically."""
-    for name, text in (("final_accuracy.md", markdown(table, title, notes)), ("final_accuracy.csv", None)):
-        path = run_dir / name
-        tmp = path.with_name(name + ".tmp")
-        if text is None:
-            table.write_csv(tmp)
-        else:
-            tmp.write_text(text)
-        os.replace(tmp, path)
+    write_text(run_dir / "final_accuracy.md", markdown(table, title, notes))
+    with atomic_path(run_dir / "final_accuracy.csv") as tmp:
+        table.write_csv(tmp)
 
 
 def log_wandb(tracking: dict[str, Any], run_dir: Path, config: dict[str, Any], table: pl.DataFrame,
               histories: dict[str, pl.DataFrame]) -> None:
     """One W&B run (offline by default): config, the final table, per-arch summary metrics and the epoch curves."""
-    name = tracking.get("name")
-    if name == "none":
-        return
-    if name != "wandb":
-        raise ConfigError("tracking.name", name, ("none", "wandb"))
-    mode = tracking.get("mode", "offline")
-    if mode not in ("offline", "online", "disabled"):
-        raise ConfigError("tracking.mode", mode, ("offline", "online", "disabled"))
-    os.environ.setdefault("WANDB_SILENT", "true")
-    import wandb
-
-    run = wandb.init(project=tracking.get("project", "meco_lab"), mode=mode, dir=str(run_dir), config=config,
-                     group=tracking.get("group"), name=tracking.get("run_name"), tags=list(tracking.get("tags") or []),
-                     job_type="retrain", reinit="create_new")
-    try:
+    with wandb_run(tracking, run_dir, config, job_type="retrain") as run:
+        if run is None:
+            return
         for row in table.iter_rows(named=True):
             key = row["arch"] if row["nats_index"] is None else f"nats-{row['nats_index']}"
             for column in ("test_acc_mean", "test_acc_std", "params", "train_seconds_mean"):
                 run.summary[f"{column}/{key}"] = row[column]
             if row["benchmark_test_acc"] is not None:
                 run.summary[f"benchmark_test_acc/{key}"] = row["benchmark_test_acc"]
-        payload: dict[str, Any] = {"final_accuracy": wandb.Table(columns=table.columns, data=table.rows())}
+        payload: dict[str, Any] = {"final_accuracy": wandb_table(table)}
         for key, history in histories.items():
-            payload[f"history/{key}"] = wandb.Table(columns=history.columns, data=history.rows())
+            payload[f"history/{key}"] = wandb_table(history)
         run.log(payload)
-    finally:
-        run.finish()

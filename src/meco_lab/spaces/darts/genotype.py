@@ -11,7 +11,7 @@ from __future__ import annotations
 import ast
 from dataclasses import dataclass
 
-from meco_lab.errors import ConfigError
+from meco_lab.core.errors import ConfigError
 
 OPS = (
     "none",

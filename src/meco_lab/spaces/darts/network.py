@@ -8,7 +8,7 @@ samples of every non-identity edge in training with probability `drop_path_prob`
 `in_channels` sets the stem's input channels; `cell_affine=False, pool_bn=True` builds the cell ops as
 NASLib's DARTS graph does (non-affine batch norm in every cell op, a non-affine batch norm after each
 pooling op), which with C=32, 8 layers and no auxiliary head is NAS-Bench-301 as NAS-Bench-Suite-Zero
-scored it (see `meco_lab.spaces.nb301`).
+scored it (see `meco_lab.spaces.darts.nb301`).
 """
 
 from __future__ import annotations

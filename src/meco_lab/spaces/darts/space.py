@@ -18,6 +18,7 @@ from torch import nn
 from meco_lab.spaces.base import SearchSpace
 from meco_lab.spaces.darts.genotype import format_genotype, parse_genotype
 from meco_lab.spaces.darts.network import NetworkCIFAR
+from meco_lab.spaces.registry import SPACES
 
 
 def genotype_seed(seed: int, genotype: str) -> int:
@@ -33,6 +34,7 @@ class DartsLogits(NetworkCIFAR):
         return super().forward(x)[0]
 
 
+@SPACES.register("darts")
 class DartsGenotypes(SearchSpace):
     """The given DARTS genotypes (strings), each built as its discrete network at `channels` and `layers`."""
 

@@ -14,7 +14,7 @@ import hashlib
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from meco_lab.errors import ConfigError
+from meco_lab.core.errors import ConfigError
 
 INPUT, OUTPUT = "input", "output"
 CONV3X3, CONV1X1, MAXPOOL3X3 = "conv3x3-bn-relu", "conv1x1-bn-relu", "maxpool3x3"

@@ -9,7 +9,7 @@ resolution changes the feature-map sizes only: no parameter depends on it.
 - `nb201`: NASLib's NB201 graph is xautodl's TinyNetwork (C=16, 5 cells per stage). Its search-space
   ops are non-affine, but setting an architecture (`convert_op_indices_to_naslib` -> `update_batchnorms`)
   rebuilds the chosen op with affine, tracked batch norm, so the network is `TinyNetwork` exactly.
-- `nb301`: `meco_lab.spaces.nb301.build_nb301` (C=32, 8 cells, non-affine cell ops, BN after pooling).
+- `nb301`: `meco_lab.spaces.darts.nb301.build_nb301` (C=32, 8 cells, non-affine cell ops, BN after pooling).
 - `tnb101_micro`: NASLib's own TNB-micro graph (`meco_lab.spaces.nb360.tnb_micro`).
 Every row of the suite's `nb201_9x` / `nb301_9x` / `tnb101_micro_9x` size tables has exactly these
 parameter counts, and tensorwatch FLOPs at the tasks' shapes.
@@ -21,12 +21,12 @@ from collections.abc import Sequence
 
 from torch import nn
 
-from meco_lab.errors import ConfigError
-from meco_lab.spaces import nb301
+from meco_lab.core.errors import ConfigError
+from meco_lab.spaces.darts import nb301
 from meco_lab.spaces.darts.genotype import parse_genotype
 from meco_lab.spaces.model_stats import module_params
-from meco_lab.spaces.nb201_cell import Genotype, parse_arch
-from meco_lab.spaces.nb201_network import ResNetBasicblock, TinyNetwork, make_op, stage_layout
+from meco_lab.spaces.nb201.cell import Genotype, parse_arch
+from meco_lab.spaces.nb201.network import ResNetBasicblock, TinyNetwork, make_op, stage_layout
 from meco_lab.spaces.nb360 import tnb_micro
 from meco_lab.spaces.nb360.tasks import Task, get_task
 

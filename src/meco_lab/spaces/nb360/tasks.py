@@ -24,7 +24,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from meco_lab.errors import ConfigError
+from meco_lab.core.errors import ConfigError
 
 
 @dataclass(frozen=True)

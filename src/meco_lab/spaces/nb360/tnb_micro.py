@@ -25,8 +25,8 @@ from torch import nn
 
 from meco_lab.spaces.darts.ops import FactorizedReduce
 from meco_lab.spaces.model_stats import module_params
-from meco_lab.spaces.nb201_cell import Genotype
-from meco_lab.spaces.nb201_network import GenotypeCell, ReLUConvBN
+from meco_lab.spaces.nb201.cell import Genotype
+from meco_lab.spaces.nb201.network import GenotypeCell, ReLUConvBN
 
 STEM_CHANNELS = 64
 MODULE_STAGES = ("reduce", "normal", "reduce")

@@ -1,0 +1,7 @@
+"""Benchmarks: a search space, its tasks and its ground truth. Each module here registers its benchmarks."""
+
+from meco_lab.benchmarks import nats as _nats  # noqa: F401  (registers nats_tss, nats_sss)
+from meco_lab.benchmarks.base import BENCHMARKS, Benchmark, Task, get_benchmark, space_options
+from meco_lab.benchmarks.truth.base import GroundTruth
+
+__all__ = ["BENCHMARKS", "Benchmark", "GroundTruth", "Task", "get_benchmark", "space_options"]

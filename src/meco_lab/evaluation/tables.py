@@ -1,0 +1,45 @@
+"""Rich tables of a run's summary, one row per task."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from rich.table import Table
+
+from meco_lab.benchmarks import Task
+from meco_lab.benchmarks.truth.size import SIZE_LABELS
+
+
+def value_cell(value: float | None, digits: int) -> str:
+    """A table cell: the value rounded, or a dash where there is none (NaN or null)."""
+    return "–" if value is None or value != value else f"{value:.{digits}f}"
+
+
+def results_table(summary: dict[str, Any], title: str, tasks: Sequence[Task]) -> Table:
+    """rho, tau and the top-10 mean truth value per task (or rho and tau against size, without truth)."""
+    if "size_correlation" in summary:
+        return size_table(summary, title, tasks)
+    table = Table(title=title)
+    for column in ("task", "spearman rho", "kendall tau", "top-10 mean"):
+        table.add_column(column, justify="right" if column != "task" else "left")
+    table.add_column("metric", justify="left", no_wrap=True)
+    for t in tasks:
+        table.add_row(t.name, value_cell(summary["spearman"][t.name], 4), value_cell(summary["kendall"][t.name], 4),
+                      value_cell(summary["top10_mean_accuracy"][t.name], 2 if t.unit == "%" else 4),
+                      t.label + ("" if t.higher_is_better else ", lower is better"))
+    return table
+
+
+def size_table(summary: dict[str, Any], title: str, tasks: Sequence[Task]) -> Table:
+    """Rho and tau against exact #params and FLOPs, for runs without a ground-truth value."""
+    table = Table(title=title)
+    table.add_column("task")
+    for key in SIZE_LABELS:
+        for stat in ("rho", "tau"):
+            table.add_column(f"{stat} {SIZE_LABELS[key].split(' ')[0]}", justify="right")
+    size = summary["size_correlation"]
+    for t in tasks:
+        table.add_row(t.name, *(value_cell(size[key][m][t.name], 4) for key in SIZE_LABELS
+                                for m in ("spearman", "kendall")))
+    return table

@@ -1,0 +1,59 @@
+"""Score many architectures, in this process or in K spawned worker processes, handing each finished chunk on."""
+
+from __future__ import annotations
+
+import multiprocessing as mp
+from collections.abc import Callable, Iterator, Sequence
+from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
+from typing import Any
+
+from meco_lab.scoring.scorer import Scorer, ScoringJob
+
+_WORKER: Scorer | None = None
+
+
+def _init_worker(job: ScoringJob) -> None:
+    global _WORKER
+    _WORKER = Scorer(job)
+
+
+def _score_chunk(indices: Sequence[int]) -> list[dict[str, Any]]:
+    assert _WORKER is not None
+    return _WORKER.score_many(indices)
+
+
+def chunks(indices: Sequence[int], size: int) -> Iterator[list[int]]:
+    for start in range(0, len(indices), size):
+        yield list(indices[start : start + size])
+
+
+def run_scoring(job: ScoringJob, indices: Sequence[int], workers: int, chunk: int,
+                on_rows: Callable[[list[dict[str, Any]]], None], on_progress: Callable[[int], None]) -> None:
+    """Score `indices`, handing each finished chunk to `on_rows` (which persists it) as soon as it is done.
+
+    With `workers > 1` the chunks run in that many spawned processes; every architecture's score
+    depends only on (config, seed, index), so results equal those of one process.
+    """
+    if workers == 1:
+        scorer = Scorer(job)
+        for part in chunks(indices, chunk):
+            rows = []
+            for index in part:
+                rows.append(scorer.score(index))
+                on_progress(1)
+            on_rows(rows)
+        return
+    context = mp.get_context("spawn")
+    with ProcessPoolExecutor(workers, mp_context=context, initializer=_init_worker, initargs=(job,)) as pool:
+        pending = {pool.submit(_score_chunk, part) for part in chunks(indices, chunk)}
+        try:
+            while pending:
+                done, pending = wait(pending, return_when=FIRST_COMPLETED)
+                for future in done:
+                    rows = future.result()
+                    on_rows(rows)
+                    on_progress(len(rows))
+        except BaseException:
+            for future in pending:
+                future.cancel()
+            raise

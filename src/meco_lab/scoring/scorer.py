@@ -1,0 +1,89 @@
+"""Score one architecture at a time with a proxy: the job a scoring process holds, and its scorer."""
+
+from __future__ import annotations
+
+import math
+import time
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import torch
+
+from meco_lab.benchmarks import space_options
+from meco_lab.core.errors import ConfigError
+from meco_lab.proxies import PROXIES, Proxy
+from meco_lab.spaces import SPACES, Candidate, SearchSpace
+
+REDUCTIONS = ("first", "mean")
+
+
+@dataclass(frozen=True)
+class ScoringJob:
+    """Everything a worker needs to score any architecture: picklable, built once per process."""
+
+    space: dict[str, Any]
+    proxy: dict[str, Any]
+    x: torch.Tensor
+    seed: int
+    num_classes: int
+    y: torch.Tensor | None = None
+    reduce: str = "first"
+    device: str = "cpu"
+    threads: int = 1
+    data: dict[str, Any] | None = None  # the `data.*` settings, for the proxy's needs check
+
+
+def build_space(spec: Mapping[str, Any]) -> SearchSpace:
+    """The space a `space` config names, with its options (the selection keys left out)."""
+    return SPACES.get(spec["name"])(**space_options(spec))
+
+
+def build_proxy(spec: Mapping[str, Any]) -> Proxy:
+    return PROXIES.get(spec["name"])(**{k: v for k, v in spec.items() if k != "name"})
+
+
+class Scorer:
+    """Scores single architectures for one job (one per process); `space` replaces the one `job.space` names."""
+
+    def __init__(self, job: ScoringJob, space: SearchSpace | None = None):
+        if job.reduce not in REDUCTIONS:
+            raise ConfigError("data.reduce", job.reduce, REDUCTIONS)
+        torch.set_num_threads(job.threads)
+        self.job = job
+        self.space = build_space(job.space) if space is None else space
+        self.space.check_input_size(job.x.shape[-1])
+        self.proxy = build_proxy(job.proxy)
+        self.proxy.check(job.data or {})
+        self.x = job.x.to(job.device)
+        self.y = None if job.y is None else job.y.to(job.device)
+
+    def score(self, index: int) -> dict[str, Any]:
+        """One row: index, arch, score, seconds and error.
+
+        A proxy that fails on this architecture (an exception, out of memory) or returns a non-finite
+        value gives a NaN score; the failure is recorded in `error` and the run carries on.
+        """
+        candidate = Candidate(self.space, index, self.job.seed, self.job.num_classes)
+        start = time.perf_counter()
+        error = None
+        try:
+            value = self.score_candidate(candidate)
+        except Exception as failure:  # recorded per architecture, never fatal to the run
+            value, error = math.nan, f"{type(failure).__name__}: {failure}"[:500]
+        seconds = time.perf_counter() - start
+        if error is None and not math.isfinite(value):
+            value, error = math.nan, f"non-finite score {value}"
+        return {"index": index, "arch": self.space.arch(index), "score": value, "seconds": seconds, "error": error}
+
+    def score_candidate(self, candidate: Candidate) -> float:
+        """The proxy's score of `candidate` under `data.reduce`: sample 0 of one batch forward ("first"), or the
+        mean of per-sample scores, each sample alone in its forward pass ("mean"). Exceptions propagate."""
+        if self.job.reduce == "first":
+            return float(self.proxy.score(candidate, self.x, self.y))
+        ys = [None] * len(self.x) if self.y is None else list(self.y.split(1))
+        return sum(float(self.proxy.score(candidate, xi, yi)) for xi, yi in zip(self.x.split(1), ys, strict=True)
+                   ) / len(self.x)
+
+    def score_many(self, indices: Sequence[int]) -> list[dict[str, Any]]:
+        return [self.score(i) for i in indices]

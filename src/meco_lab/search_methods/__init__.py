@@ -1,0 +1,1 @@
+"""Architecture search with proxies: top-k selection from a benchmark, and Zero-Cost-PT pruning of supernets."""

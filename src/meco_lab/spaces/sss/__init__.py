@@ -1,0 +1,1 @@
+"""NATS-Bench SSS: the channel-configuration network, its closed-form size, and the space."""

@@ -1,0 +1,221 @@
+"""Run a sweep as an Optuna study: resumable, parallel, with a shared score cache and one W&B run per trial.
+
+A trial is one point of the swept parameters, evaluated at every seed of the sweep (`sweeps.trial`); the
+study and its storage are `sweeps.study`. Every checked point is planned before any work, so a bad value
+anywhere in the sweep stops it in one line.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import multiprocessing as mp
+import os
+import threading
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import polars as pl
+from optuna.trial import TrialState
+from rich.console import Console
+
+from meco_lab.core.checks import check_choice, check_int
+from meco_lab.core.errors import ConfigError
+from meco_lab.sweeps.spec import Param, SweepRecord, SweepSpec, available_sweeps, command_line, default_storage
+from meco_lab.sweeps.study import (
+    Study,
+    completed_rows,
+    distribution,
+    load_study,
+    open_study,
+    point_key,
+    prepare_study,
+)
+from meco_lab.sweeps.trial import evaluate, log_trial, trial_plan
+
+TRACKING = ("wandb", "none")
+SETTINGS = ("sweep.dir", "sweep.storage", "sweep.workers", "sweep.cache_dir", "sweep.tracking")
+
+
+def parse_command(argv: list[str]) -> tuple[str, str | None, dict[str, str], list[str]]:
+    """Split a sweep command line into the sweep name, its profile, `sweep.*` settings and config overrides."""
+    if not argv or argv[0].startswith("-") or "=" in argv[0]:
+        raise ConfigError("sweep", argv[0] if argv else "", available_sweeps())
+    name, profile, settings, overrides = argv[0], None, {}, []
+    for arg in argv[1:]:
+        key, sep, value = arg.partition("=")
+        if not sep:
+            raise ConfigError(arg, "", "key=value overrides after the sweep name")
+        if key == "profile":
+            profile = value
+        elif key.startswith("sweep."):
+            if key not in SETTINGS:
+                raise ConfigError(key, value, SETTINGS)
+            settings[key] = value
+        else:
+            overrides.append(arg)
+    return name, profile, settings, overrides
+
+
+@dataclass(frozen=True)
+class SweepSettings:
+    """`sweep.*` settings: where the sweep lives, its storage, parallelism, cache and tracking."""
+
+    dir: Path
+    storage: str | None = None
+    workers: int = 1
+    cache_dir: Path = Path("outputs/cache/scores")
+    tracking: str = "wandb"
+    overrides: tuple[str, ...] = ()  # extra config overrides for every trial
+
+    @property
+    def storage_url(self) -> str:
+        return self.storage or default_storage(self.dir)
+
+    @property
+    def local(self) -> bool:
+        return self.storage is None or self.storage.startswith("sqlite")
+
+
+def validation_points(spec: SweepSpec) -> list[dict[str, Any]]:
+    """Points whose configs are checked before any work: the whole grid, or each range's ends for TPE."""
+    if spec.sampler == "grid":
+        return spec.grid()
+    points = []
+    for p in spec.params:
+        choices = p.values if p.values is not None else (_number(p.low), _number(p.high))
+        for value in choices:
+            points.append({q.name: (value if q is p else _first(q)) for q in spec.params})
+    return points
+
+
+def _number(value: float) -> int | float:
+    return int(value) if float(value).is_integer() else value
+
+
+def _first(p: Param) -> Any:
+    return p.values[0] if p.values is not None else _number(p.low)
+
+
+def validate(spec: SweepSpec, settings: SweepSettings) -> dict[str, dict[str, Any]]:
+    """Plan every checked point (raises a one-line ConfigError) and reach the storage; the tasks ranked on."""
+    check_int("sweep.workers", settings.workers)
+    check_choice("sweep.tracking", settings.tracking, TRACKING)
+    tasks: dict[str, dict[str, Any]] = {}
+    for point in validation_points(spec):
+        plan = trial_plan(spec, point, spec.seeds[0], settings.overrides)
+        tasks = tasks or {t.name: t.describe() for t in plan.tasks}
+        if list(tasks) != [t.name for t in plan.tasks]:
+            raise ConfigError("params", point, f"points that score the same tasks ({', '.join(tasks)})")
+    head = spec.objective[0]
+    check_choice("objective.metric", spec.metric, [f"{head}.{t}" for t in tasks])
+    settings.dir.mkdir(parents=True, exist_ok=True)
+    try:
+        open_study(spec, settings.storage_url)
+    except Exception as error:  # any driver or connection failure
+        reason = str(error).splitlines()[0][:160] if str(error) else type(error).__name__
+        raise ConfigError("sweep.storage", settings.storage_url,
+                          f"a reachable database URL, e.g. sqlite:///file.db or postgresql://user:pw@host/db ({reason})"
+                          ) from None
+    return tasks
+
+
+def worker_loop(spec: SweepSpec, settings: SweepSettings, quiet: bool = False) -> None:
+    """Take trials until the sweep's budget is met: enqueued points first, then (TPE) the sampler's."""
+    console = Console(stderr=True, quiet=quiet)
+    study = open_study(spec, settings.storage_url)
+    distributions = {p.name: distribution(p) for p in spec.params}
+    while True:
+        trials = study.trials()
+        done = {point_key(t.params) for t in trials if t.state == TrialState.COMPLETE}
+        waiting = [t for t in trials if t.state == TrialState.WAITING]
+        started = sum(t.state in (TrialState.COMPLETE, TrialState.RUNNING) for t in trials)
+        if not waiting and (spec.sampler == "grid" or started >= spec.budget):
+            return
+        trial = study.study.ask(distributions)
+        params = dict(trial.params)
+        if spec.sampler == "grid" and not study.enqueued(trial.number):
+            trial.set_user_attr("discarded", True)  # another worker took the last point meanwhile
+            study.study.tell(trial, state=TrialState.FAIL)
+            return
+        if spec.sampler == "grid" and point_key(params) in done:
+            study.study.tell(trial, state=TrialState.PRUNED)  # a duplicate of a finished point: never rerun
+            continue
+        with study.heartbeat(trial.number):
+            value, rows = evaluate(spec, params, trial.number, settings.cache_dir, settings.overrides, console)
+        trial.set_user_attr("rows", rows)
+        log_trial(spec, settings.tracking, settings.dir, settings.overrides, trial.number, params, rows, value)
+        study.study.tell(trial, value)
+        console.print(f"trial {trial.number} {params}: {spec.metric} = {value:.4f}"
+                      f"{' (cached)' if all(r['cache_hit'] for r in rows) else ''}")
+
+
+def _worker_process(spec: SweepSpec, settings: SweepSettings, parent: int) -> None:
+    import torch
+
+    torch.set_num_threads(1)
+    exit_with_parent(parent)
+    worker_loop(spec, settings, quiet=True)
+
+
+def exit_with_parent(parent: int, poll: float = 1.0) -> None:
+    """End this worker soon after `parent`, the sweep process that started it, dies (a kill of the parent alone).
+
+    An orphaned worker would go on scoring and hold the score cache's lock, so the resumed sweep would
+    wait on it; its unfinished trial is redone on resume from the parts already written.
+    """
+    def watch() -> None:
+        while os.getppid() == parent:
+            time.sleep(poll)
+        os._exit(1)
+
+    threading.Thread(target=watch, name="exit-with-parent", daemon=True).start()
+
+
+def trials_table(study: Study | Any) -> pl.DataFrame:
+    """One row per (finished trial, seed): its parameters, metrics, time, forward passes and cache hit."""
+    rows = completed_rows(study.study if isinstance(study, Study) else study)
+    return pl.DataFrame(rows) if rows else pl.DataFrame()
+
+
+def refresh_trials_table(sweep_dir: Path) -> pl.DataFrame:
+    """Rewrite trials.parquet from the study's storage, e.g. for a report on a sweep still running or stopped."""
+    record = SweepRecord.load(sweep_dir)
+    table = trials_table(load_study(record.spec.study_name, record.storage))
+    table.write_parquet(sweep_dir / "trials.parquet")
+    return table
+
+
+def run_sweep(spec: SweepSpec, settings: SweepSettings, console: Console | None = None,
+              command: str | None = None) -> pl.DataFrame:
+    """Validate, then run (or resume) the sweep; writes sweep.json and trials.parquet into the sweep dir."""
+    console = console or Console(stderr=True)
+    tasks = validate(spec, settings)
+    SweepRecord(spec, settings.overrides, settings.storage_url, tasks, command or command_line()).write(settings.dir)
+    with open(settings.dir / ".sweep.lock", "a") as lock:
+        if settings.local:
+            try:
+                fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                raise ConfigError("sweep.dir", str(settings.dir),
+                                  "a sweep dir no other sweep process is using (one is running there)") from None
+        study = open_study(spec, settings.storage_url)
+        prepare_study(spec, study, settings.local)
+        start = time.perf_counter()
+        if settings.workers == 1:
+            worker_loop(spec, settings)
+        else:
+            context = mp.get_context("spawn")
+            procs = [context.Process(target=_worker_process, args=(spec, settings, os.getpid()))
+                     for _ in range(settings.workers)]
+            for proc in procs:
+                proc.start()
+            for proc in procs:
+                proc.join()
+            if any(proc.exitcode for proc in procs):
+                raise RuntimeError(f"{sum(bool(p.exitcode) for p in procs)} sweep worker(s) failed; rerun to resume")
+        console.print(f"sweep {spec.study_name}: {time.perf_counter() - start:.1f} s")
+        table = trials_table(study)
+    table.write_parquet(settings.dir / "trials.parquet")
+    return table

@@ -1,0 +1,93 @@
+"""One sweep trial: a point of the swept parameters, scored at every seed through the score cache."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import polars as pl
+from rich.console import Console
+
+from meco_lab.core.config import compose_config
+from meco_lab.evaluation.summary import METRICS, task_metrics
+from meco_lab.scoring.cache import cached_scores
+from meco_lab.scoring.plan import RunPlan, plan_run
+from meco_lab.sweeps.spec import SweepSpec
+from meco_lab.tracking import wandb_run
+
+
+def trial_overrides(spec: SweepSpec, params: dict[str, Any], seed: int, extra: Sequence[str] = ()) -> list[str]:
+    """A trial's config overrides: the sweep's base and profile, the command line's `extra`, the point, the seed."""
+    point = [f"{k}={'null' if v is None else v}" for k, v in params.items()]
+    return [*spec.base, *spec.profile_overrides, *extra, *point, f"seed={seed}"]
+
+
+def trial_plan(spec: SweepSpec, params: dict[str, Any], seed: int, extra: Sequence[str] = ()) -> RunPlan:
+    """The checked plan of one (point, seed) of a sweep."""
+    return plan_run(compose_config(trial_overrides(spec, params, seed, extra)))
+
+
+def split_metrics(spec: SweepSpec, plan: RunPlan, scores: pl.DataFrame) -> dict[str, float]:
+    """Metrics per task over all scored archs, or over the tune and holdout halves when the sweep splits.
+
+    Without a ground-truth value for the selection (NATS-Bench SSS without its archive) rho and tau are against
+    exact #params, as `score` reports them, and the top-10 value is NaN rather than a made-up number.
+    """
+    index = scores["index"].to_numpy()
+    values = scores["score"].to_numpy()
+    parts = {"": np.ones(len(index), dtype=bool)}
+    if spec.split:
+        rng = np.random.default_rng(spec.split.get("seed", 0))
+        tune = np.zeros(len(index), dtype=bool)
+        tune[rng.permutation(len(index))[: round(spec.split.get("fraction", 0.5) * len(index))]] = True
+        parts = {"tune_": tune, "holdout_": ~tune}
+    out: dict[str, float] = {}
+    for prefix, mask in parts.items():
+        for task in plan.tasks:
+            metrics = task_metrics(values[mask], plan.reference, index[mask], task)
+            if plan.size is not None:
+                metrics["top10_mean_accuracy"] = float("nan")
+            out.update({f"{prefix}{m}_{task.name}": metrics[m] for m in METRICS})
+    return out
+
+
+def evaluate(spec: SweepSpec, params: dict[str, Any], number: int, cache_dir: Path, extra: Sequence[str],
+             console: Console) -> tuple[float, list[dict[str, Any]]]:
+    """Score the point at every seed (through the cache under `cache_dir`); the objective and one row per seed."""
+    rows = []
+    for seed in spec.seeds:
+        plan = trial_plan(spec, params, seed, extra)
+        scores, passes, seconds = cached_scores(plan, cache_dir, console, label=f"trial {number} seed {seed}")
+        row = {"trial": number, **params, "seed": seed, "n_archs": len(scores), "seconds": seconds,
+               "forward_passes": passes, "cache_hit": passes == 0, "n_nan": int(scores["score"].is_nan().sum()),
+               "truth": plan.reference.source, "ranked_against": "accuracy" if plan.size is None else "params"}
+        row.update(split_metrics(spec, plan, scores))
+        rows.append(row)
+    head, task = spec.objective
+    key = f"{'tune_' if spec.split else ''}{head}_{task}"
+    return float(np.mean([r[key] for r in rows])), rows
+
+
+def log_trial(spec: SweepSpec, tracking: str, sweep_dir: Path, extra: Sequence[str], number: int,
+              params: dict[str, Any], rows: list[dict[str, Any]], value: float) -> None:
+    """One W&B run per trial, in a group named after the sweep (offline unless WANDB_MODE says otherwise)."""
+    config = {"sweep": spec.name, "params": params, "seeds": list(spec.seeds),
+              "resolved": compose_config(trial_overrides(spec, params, spec.seeds[0], extra))}
+    settings = {"name": tracking, "mode": os.environ.get("WANDB_MODE", "offline"), "project": "meco_lab"}
+    with wandb_run(settings, sweep_dir, config, job_type="sweep-trial", name=f"{spec.study_name}-{number}",
+                   group=spec.study_name) as run:
+        if run is None:
+            return
+        for row in rows:
+            run.log({k: v for k, v in row.items() if isinstance(v, (int, float, bool))})
+        summary = {"objective": value, "cache_hit": all(r["cache_hit"] for r in rows),
+                   "forward_passes": sum(r["forward_passes"] for r in rows),
+                   "wall_seconds": sum(r["seconds"] for r in rows)}
+        for key in rows[0]:
+            if any(key.startswith(p) for p in ("spearman", "kendall", "top10", "tune_", "holdout_")):
+                summary[f"{key}/mean"] = float(np.mean([r[key] for r in rows]))
+                summary[f"{key}/std"] = float(np.std([r[key] for r in rows]))
+        run.summary.update(summary)
