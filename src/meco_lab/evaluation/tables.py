@@ -21,9 +21,10 @@ def results_table(summary: dict[str, Any], title: str, tasks: Sequence[Task]) ->
     if "size_correlation" in summary:
         return size_table(summary, title, tasks)
     table = Table(title=title)
-    for column in ("task", "spearman rho", "kendall tau", "top-10 mean"):
-        table.add_column(column, justify="right" if column != "task" else "left")
-    table.add_column("metric", justify="left", no_wrap=True)
+    table.add_column("task", no_wrap=True, min_width=max(len(t.name) for t in tasks))
+    for column in ("spearman rho", "kendall tau", "top-10 mean"):
+        table.add_column(column, justify="right")
+    table.add_column("metric", overflow="fold")
     for t in tasks:
         table.add_row(t.name, value_cell(summary["spearman"][t.name], 4), value_cell(summary["kendall"][t.name], 4),
                       value_cell(summary["top10_mean_accuracy"][t.name], 2 if t.unit == "%" else 4),
@@ -34,7 +35,7 @@ def results_table(summary: dict[str, Any], title: str, tasks: Sequence[Task]) ->
 def size_table(summary: dict[str, Any], title: str, tasks: Sequence[Task]) -> Table:
     """Rho and tau against exact #params and FLOPs, for runs without a ground-truth value."""
     table = Table(title=title)
-    table.add_column("task")
+    table.add_column("task", no_wrap=True, min_width=max(len(t.name) for t in tasks))
     for key in SIZE_LABELS:
         for stat in ("rho", "tau"):
             table.add_column(f"{stat} {SIZE_LABELS[key].split(' ')[0]}", justify="right")

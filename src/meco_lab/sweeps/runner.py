@@ -22,7 +22,15 @@ from rich.console import Console
 
 from meco_lab.core.checks import check_choice, check_int
 from meco_lab.core.errors import ConfigError
-from meco_lab.sweeps.spec import Param, SweepRecord, SweepSpec, available_sweeps, command_line, default_storage
+from meco_lab.sweeps.spec import (
+    Param,
+    SweepRecord,
+    SweepSpec,
+    available_sweeps,
+    command_line,
+    default_storage,
+    load_sweep,
+)
 from meco_lab.sweeps.study import (
     Study,
     completed_rows,
@@ -38,8 +46,8 @@ TRACKING = ("wandb", "none")
 SETTINGS = ("sweep.dir", "sweep.storage", "sweep.workers", "sweep.cache_dir", "sweep.tracking")
 
 
-def parse_command(argv: list[str]) -> tuple[str, str | None, dict[str, str], list[str]]:
-    """Split a sweep command line into the sweep name, its profile, `sweep.*` settings and config overrides."""
+def parse_command(argv: list[str]) -> tuple[SweepSpec, SweepSettings]:
+    """The sweep and its settings of a command line: `NAME [profile=P] [sweep.KEY=VALUE...] [config overrides...]`."""
     if not argv or argv[0].startswith("-") or "=" in argv[0]:
         raise ConfigError("sweep", argv[0] if argv else "", available_sweeps())
     name, profile, settings, overrides = argv[0], None, {}, []
@@ -55,7 +63,16 @@ def parse_command(argv: list[str]) -> tuple[str, str | None, dict[str, str], lis
             settings[key] = value
         else:
             overrides.append(arg)
-    return name, profile, settings, overrides
+    spec = load_sweep(name, profile)
+    workers = settings.get("sweep.workers", "1")
+    return spec, SweepSettings(
+        dir=Path(settings.get("sweep.dir", f"outputs/sweeps/{spec.study_name}")),
+        storage=settings.get("sweep.storage"),
+        workers=check_int("sweep.workers", int(workers) if workers.lstrip("-").isdigit() else workers),
+        cache_dir=Path(settings.get("sweep.cache_dir", "outputs/cache/scores")),
+        tracking=settings.get("sweep.tracking", "wandb"),
+        overrides=tuple(overrides),
+    )
 
 
 @dataclass(frozen=True)
