@@ -35,45 +35,21 @@ def cli():
     return run_cli
 
 
-def _postgres_bindir() -> Path | None:
-    found = sorted(Path("/usr/lib/postgresql").glob("*/bin/pg_ctl"))
-    return found[-1].parent if found else None
-
-
 @pytest.fixture(scope="session")
 def postgres_url():
-    """A real PostgreSQL server (Debian's package; .ci/run installs it), started for the test session."""
-    import pwd
+    """A real PostgreSQL server (pgserver's wheel, from the dev extra), started for the test session."""
     import shutil
-    import socket
     import tempfile
 
-    bindir = _postgres_bindir()
-    if bindir is None:
-        pytest.fail("PostgreSQL server binaries not found: `apt-get install postgresql` (as .ci/run does)")
-    root = Path(tempfile.mkdtemp(prefix="meco-pg-"))  # outside pytest's root-only tmp, so postgres can enter
-    data, sock = root / "data", root / "sock"
-    sock.mkdir()
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-    as_user: list[str] = []
-    if os.geteuid() == 0:  # the server refuses to run as root: run it as the package's postgres user
-        user = pwd.getpwnam("postgres")
-        for path in (root, sock):
-            shutil.chown(path, user.pw_uid, user.pw_gid)
-        as_user = ["runuser", "-u", "postgres", "--"]
-    subprocess.run([*as_user, str(bindir / "initdb"), "-D", str(data), "-A", "trust", "-U", "meco"], check=True,
-                   capture_output=True)
-    subprocess.run([*as_user, str(bindir / "pg_ctl"), "-D", str(data), "-w", "-l", str(root / "log"), "-o",
-                    f"-p {port} -k {sock} -c listen_addresses=127.0.0.1", "start"], check=True, capture_output=True)
+    import pgserver
+
+    root = tempfile.mkdtemp(prefix="meco-pg-")  # short: the server's socket lives here
+    server = pgserver.get_server(root, cleanup_mode="stop")
     try:
-        subprocess.run([*as_user, str(bindir.parent / "bin" / "createdb"), "-h", "127.0.0.1", "-p", str(port),
-                        "-U", "meco", "optuna"], check=True, capture_output=True)
-        yield f"postgresql+psycopg2://meco@127.0.0.1:{port}/optuna"
+        server.psql("CREATE DATABASE optuna;")
+        yield server.get_uri("optuna")
     finally:
-        subprocess.run([*as_user, str(bindir / "pg_ctl"), "-D", str(data), "-m", "fast", "stop"],
-                       capture_output=True)
+        server.cleanup()
         shutil.rmtree(root, ignore_errors=True)
 
 

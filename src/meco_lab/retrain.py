@@ -19,7 +19,7 @@ from omegaconf import DictConfig
 
 from meco_lab.core.config import CONF_DIR, main_with_checks, one_line_errors
 from meco_lab.training.archs import quote_arch_overrides
-from meco_lab.training.run import retrain_run
+from meco_lab.training.run import plan_retrain, retrain_run
 
 
 @hydra.main(version_base="1.3", config_path=CONF_DIR, config_name="retrain")
@@ -30,4 +30,4 @@ def main(cfg: DictConfig) -> None:
 
 if __name__ == "__main__":
     sys.argv[1:] = quote_arch_overrides(sys.argv[1:])
-    main_with_checks(main)
+    main_with_checks(main, "retrain", plan_retrain)

@@ -10,6 +10,7 @@ from hydra.core.hydra_config import HydraConfig
 from omegaconf import DictConfig
 
 from meco_lab.core.config import CONF_DIR, main_with_checks, one_line_errors
+from meco_lab.scoring.plan import plan_run
 from meco_lab.scoring.run import score_run
 
 
@@ -20,4 +21,4 @@ def main(cfg: DictConfig) -> None:
 
 
 if __name__ == "__main__":
-    main_with_checks(main)
+    main_with_checks(main, "score", plan_run)

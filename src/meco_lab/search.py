@@ -13,7 +13,7 @@ from hydra.core.hydra_config import HydraConfig
 from omegaconf import DictConfig
 
 from meco_lab.core.config import CONF_DIR, main_with_checks, one_line_errors
-from meco_lab.search_methods.run import search_run
+from meco_lab.search_methods.run import check_search, search_run
 
 
 @hydra.main(version_base="1.3", config_path=CONF_DIR, config_name="search")
@@ -23,4 +23,4 @@ def main(cfg: DictConfig) -> None:
 
 
 if __name__ == "__main__":
-    main_with_checks(main)
+    main_with_checks(main, "search", check_search)

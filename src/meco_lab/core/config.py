@@ -5,9 +5,12 @@ Every entry point turns a `ConfigError` into one line on stderr and exit code 2,
 
 from __future__ import annotations
 
+import difflib
+import errno
 import functools
 import re
 import sys
+import tempfile
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
@@ -16,10 +19,11 @@ from hydra import compose, initialize_config_dir
 from hydra.core.config_store import ConfigStore
 from hydra.core.global_hydra import GlobalHydra
 from hydra.errors import HydraException
-from omegaconf import OmegaConf
+from omegaconf import OmegaConf, open_dict
 from omegaconf.errors import OmegaConfBaseException
 
 from meco_lab.core.errors import ConfigError
+from meco_lab.core.process import Terminated, raise_on_sigterm
 from meco_lab.core.resources import conf_dir
 
 CONF_DIR = str(conf_dir())
@@ -44,20 +48,46 @@ def check_group_choices(argv: Sequence[str]) -> None:
             raise ConfigError(key, value, group_options(key))
 
 
-def compose_config(overrides: Sequence[str], config_name: str = "score") -> dict[str, Any]:
-    """The resolved config for `overrides`; an unknown key or group value raises a one-line ConfigError."""
+def compose_config(overrides: Sequence[str], config_name: str = "score", hydra: bool = False) -> dict[str, Any]:
+    """The resolved config for `overrides` (with Hydra's own `hydra` node when `hydra`); an unknown key or group value
+    raises a one-line ConfigError that suggests the closest existing key."""
     overrides = list(overrides)
     check_group_choices(overrides)
     GlobalHydra.instance().clear()
     with initialize_config_dir(config_dir=CONF_DIR, version_base="1.3"):
         try:
-            cfg = compose(config_name=config_name, overrides=overrides)
+            cfg = compose(config_name=config_name, overrides=overrides, return_hydra_config=hydra)
         except (HydraException, OmegaConfBaseException) as error:
             match = re.search(r"override '([^']+)'", str(error)) or re.search(r"Key '([^']+)'", str(error))
             key = match.group(1) if match else ", ".join(overrides)
             value = next((o.partition("=")[2] for o in overrides if o.partition("=")[0].lstrip("+~") == key), "")
-            raise ConfigError(key, value, "an existing config key (see conf/ and `--cfg job`)") from None
-    return OmegaConf.to_container(cfg, resolve=True)
+            rest = [o for o in overrides if o.partition("=")[0].lstrip("+~") != key]
+            raise ConfigError(key, value, "an existing config key" + _suggestion(key, rest, config_name)) from None
+        if hydra:  # Hydra's runtime fields are filled in by a real app run: keep only what a check needs
+            run_dir = OmegaConf.select(cfg, "hydra.run.dir")
+            with open_dict(cfg):
+                del cfg["hydra"]
+            return {**OmegaConf.to_container(cfg, resolve=True), "hydra": {"run": {"dir": run_dir}}}
+        return OmegaConf.to_container(cfg, resolve=True)
+
+
+def _suggestion(key: str, overrides: list[str], config_name: str) -> str:
+    """` (did you mean K?)` for the existing config key K closest to a misspelt `key`, else a pointer to `--cfg job`."""
+    try:
+        cfg = OmegaConf.to_container(compose(config_name=config_name, overrides=overrides))
+    except (HydraException, OmegaConfBaseException):
+        cfg = {}
+    keys: list[str] = []
+
+    def walk(node: Any, prefix: str) -> None:
+        for k, v in node.items():
+            keys.append(prefix + str(k))
+            if isinstance(v, dict):
+                walk(v, f"{prefix}{k}.")
+
+    walk(cfg, "")
+    close = difflib.get_close_matches(key, keys, n=1, cutoff=0.6)
+    return f" (did you mean {close[0]}?)" if close else " (see conf/ and `--cfg job`)"
 
 
 def fail(message: str, code: int = 2) -> None:
@@ -65,23 +95,72 @@ def fail(message: str, code: int = 2) -> None:
     sys.exit(code)
 
 
+WRITE_ERRORS = (errno.ENOSPC, errno.EDQUOT, errno.EROFS, errno.EACCES, errno.EPERM, errno.EFBIG)
+INTERRUPTED = "interrupted ({signal}): what finished is kept; the same command resumes"
+
+
 def one_line_errors(task: Callable[..., Any]) -> Callable[..., Any]:
-    """Turn ConfigError raised by a Hydra task into one line on stderr and exit code 2."""
+    """Run an entry point's task with the project's exit contract: a ConfigError is one line and exit 2; a full or
+    read-only disk is one line naming the path and exit 1; Ctrl-C (130) and SIGTERM (143) stop in one line, with
+    whatever was finished kept (scores are written in atomic parts)."""
 
     @functools.wraps(task)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
+        raise_on_sigterm()
         try:
             return task(*args, **kwargs)
         except ConfigError as error:
             fail(str(error))
+        except KeyboardInterrupt:
+            fail(INTERRUPTED.format(signal="Ctrl-C"), 130)
+        except Terminated:
+            fail(INTERRUPTED.format(signal="SIGTERM"), 143)
+        except OSError as error:
+            if error.errno not in WRITE_ERRORS:
+                raise
+            fail(f"cannot write {error.filename or 'a file'}: {error.strerror}; what finished is kept; free space or "
+                 "choose a writable folder, then repeat the command to resume", 1)
 
     return wrapper
 
 
-def main_with_checks(hydra_main: Callable[[], Any]) -> None:
-    """Check config-group choices, then hand over to the Hydra app."""
+def hydra_overrides(argv: Sequence[str]) -> list[str] | None:
+    """The config overrides of a Hydra app's command line, or None when it has Hydra flags (`--cfg`, `-m`, ...)."""
+    if any(a.startswith("-") for a in argv):
+        return None
+    return list(argv)
+
+
+def check_run_dir(path: Path) -> None:
+    """Refuse a run dir that cannot be written (read-only, not a folder), before Hydra or the run creates it."""
+    probe = Path(path)
+    while not probe.exists():
+        probe = probe.parent
+    if not probe.is_dir():
+        raise ConfigError("hydra.run.dir", str(path), f"a folder ({probe} is a file)")
     try:
-        check_group_choices(sys.argv[1:])
-    except ConfigError as error:
-        fail(str(error))
+        with tempfile.TemporaryFile(dir=probe):
+            pass
+    except OSError as error:
+        raise ConfigError("hydra.run.dir", str(path), f"a writable folder ({probe}: {error.strerror})") from None
+
+
+def main_with_checks(hydra_main: Callable[[], Any], config_name: str | None = None,
+                     precheck: Callable[[dict[str, Any]], Any] | None = None) -> None:
+    """Check the command line before Hydra runs the app (Hydra creates the run dir first): config-group choices,
+    every key (a misspelt one gets the closest suggestion), the run dir, and `precheck(config)`, which is the app's
+    own validation (e.g. planning a scoring run). A refused command prints one line, exits 2 and creates nothing."""
+    task = one_line_errors(lambda: _precheck(config_name, precheck))
+    task()
     hydra_main()
+
+
+def _precheck(config_name: str | None, precheck: Callable[[dict[str, Any]], Any] | None) -> None:
+    check_group_choices(sys.argv[1:])
+    overrides = hydra_overrides(sys.argv[1:])
+    if config_name is None or overrides is None:
+        return
+    config = compose_config(overrides, config_name, hydra=True)
+    check_run_dir(Path(config.pop("hydra")["run"]["dir"]))
+    if precheck is not None:
+        precheck(config)

@@ -28,6 +28,11 @@ def atomic_path(path: Path) -> Iterator[Path]:
         yield tmp
         os.chmod(tmp, 0o644)  # mkstemp makes it 0600; outputs and caches may be shared
         os.replace(tmp, path)
+    except OSError as error:  # a full or read-only disk: name the file the user knows
+        tmp.unlink(missing_ok=True)
+        if error.filename is None:
+            error.filename = str(path)
+        raise
     except BaseException:
         tmp.unlink(missing_ok=True)
         raise

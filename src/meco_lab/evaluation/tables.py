@@ -20,16 +20,24 @@ def results_table(summary: dict[str, Any], title: str, tasks: Sequence[Task]) ->
     """rho, tau and the top-10 mean truth value per task (or rho and tau against size, without truth)."""
     if "size_correlation" in summary:
         return size_table(summary, title, tasks)
-    table = Table(title=title)
+    metrics = {metric_label(t) for t in tasks}
+    shared = len(metrics) == 1
+    table = Table(title=f"{title}: {metrics.pop()}" if shared else title)
     table.add_column("task", no_wrap=True, min_width=max(len(t.name) for t in tasks))
     for column in ("spearman rho", "kendall tau", "top-10 mean"):
         table.add_column(column, justify="right")
-    table.add_column("metric", overflow="fold")
+    if not shared:
+        table.add_column("metric", overflow="fold")
     for t in tasks:
         table.add_row(t.name, value_cell(summary["spearman"][t.name], 4), value_cell(summary["kendall"][t.name], 4),
                       value_cell(summary["top10_mean_accuracy"][t.name], 2 if t.unit == "%" else 4),
-                      t.label + ("" if t.higher_is_better else ", lower is better"))
+                      *([] if shared else [metric_label(t)]))
     return table
+
+
+def metric_label(task: Task) -> str:
+    """The task's metric, with its unit and (when it applies) direction."""
+    return task.label + ("" if task.higher_is_better else ", lower is better")
 
 
 def size_table(summary: dict[str, Any], title: str, tasks: Sequence[Task]) -> Table:

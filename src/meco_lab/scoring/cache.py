@@ -2,22 +2,20 @@
 
 The key hashes the proxy, data, space (not the selection) and seed settings, never the ground truth
 or tracking, so trials that differ only in those reuse one scoring pass. A cache entry is a
-`ScoreStore`; an exclusive file lock per entry makes concurrent writers safe, and the second of
+`ScoreStore`; an exclusive lock per entry (waited for) makes concurrent writers safe, and the second of
 two identical trials finds every score cached and runs no forward pass.
 """
 
 from __future__ import annotations
 
-import fcntl
 import hashlib
 import json
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 
 import polars as pl
 from rich.console import Console
 
+from meco_lab.core.locks import exclusive
 from meco_lab.scoring.plan import RunPlan, fingerprint
 from meco_lab.scoring.run import compute_scores
 from meco_lab.scoring.store import ScoreStore
@@ -28,18 +26,6 @@ def cache_key(config: dict) -> str:
     return hashlib.sha256(text.encode()).hexdigest()[:20]
 
 
-@contextmanager
-def locked(path: Path) -> Iterator[None]:
-    """Hold an exclusive lock on `path` (created if missing) for the duration of the block."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with open(path, "a") as handle:
-        fcntl.flock(handle, fcntl.LOCK_EX)
-        try:
-            yield
-        finally:
-            fcntl.flock(handle, fcntl.LOCK_UN)
-
-
 def cached_scores(plan: RunPlan, root: Path, console: Console, label: str = "scoring") -> tuple[
         pl.DataFrame, int, float]:
     """Scores of the plan's architectures from the cache under `root`, computing only what it lacks.
@@ -47,6 +33,6 @@ def cached_scores(plan: RunPlan, root: Path, console: Console, label: str = "sco
     Returns (scores, forward passes run now, seconds); zero forward passes means a full cache hit.
     """
     entry = root / cache_key(plan.config)
-    with locked(entry / ".lock"):
-        store = ScoreStore(entry, fingerprint(plan.config))
+    with exclusive(entry / ".lock", "sweep.cache_dir", str(root), "a score cache entry", wait=True):
+        store = ScoreStore(entry, fingerprint(plan.config), console)
         return compute_scores(plan, store, console, label)

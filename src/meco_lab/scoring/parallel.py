@@ -1,19 +1,25 @@
-"""Score many architectures, in this process or in K spawned worker processes, handing each finished chunk on."""
+"""Score many architectures, in this process or in K spawned worker processes, handing each finished chunk on.
+
+Workers die with the run (`core.process.worker_init`): a run killed by any signal leaves no worker behind, and
+Ctrl-C or SIGTERM of the run terminates them at once (the pool is terminated, not drained).
+"""
 
 from __future__ import annotations
 
 import multiprocessing as mp
+import os
 from collections.abc import Callable, Iterator, Sequence
-from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
 from typing import Any
 
+from meco_lab.core.process import worker_init
 from meco_lab.scoring.scorer import Scorer, ScoringJob
 
 _WORKER: Scorer | None = None
 
 
-def _init_worker(job: ScoringJob) -> None:
+def _init_worker(job: ScoringJob, parent: int) -> None:
     global _WORKER
+    worker_init(parent)
     _WORKER = Scorer(job)
 
 
@@ -44,16 +50,7 @@ def run_scoring(job: ScoringJob, indices: Sequence[int], workers: int, chunk: in
             on_rows(rows)
         return
     context = mp.get_context("spawn")
-    with ProcessPoolExecutor(workers, mp_context=context, initializer=_init_worker, initargs=(job,)) as pool:
-        pending = {pool.submit(_score_chunk, part) for part in chunks(indices, chunk)}
-        try:
-            while pending:
-                done, pending = wait(pending, return_when=FIRST_COMPLETED)
-                for future in done:
-                    rows = future.result()
-                    on_rows(rows)
-                    on_progress(len(rows))
-        except BaseException:
-            for future in pending:
-                future.cancel()
-            raise
+    with context.Pool(workers, initializer=_init_worker, initargs=(job, os.getpid())) as pool:  # exit: terminate()
+        for rows in pool.imap_unordered(_score_chunk, chunks(indices, chunk)):
+            on_rows(rows)
+            on_progress(len(rows))

@@ -3,6 +3,7 @@ architectures, ground truth, the scoring job), and the fingerprint of the settin
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
 from typing import Any
 
@@ -86,8 +87,27 @@ class RunPlan:
         return "truth" if self.size is None else "params"
 
 
+def cpu_cores() -> int:
+    """CPU cores this process may run on."""
+    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+
+
+def check_run_settings(config: dict[str, Any]) -> None:
+    """The scalar run settings: seed, threads, chunk, and workers (at most one per CPU core: more only add memory
+    and slow the run down)."""
+    check_int("seed", config["seed"], 0)
+    check_int("threads", config["threads"], 1)
+    check_int("chunk", config["chunk"], 1)
+    cores = cpu_cores()
+    check_int("workers", config["workers"], 1, cores,
+              allowed=f"an integer in 1..{cores} (this machine has {cores} CPU cores; more workers than cores only "
+                      "add memory and time)")
+    check_int("space.sample_seed", config["space"].get("sample_seed", 0), 0)
+
+
 def plan_run(config: dict[str, Any]) -> RunPlan:
     """Check every setting and load what the run needs; raises ConfigError before any work is done."""
+    check_run_settings(config)
     benchmark = get_benchmark(config["space"]["name"])
     tasks = benchmark.select_tasks((config.get("benchmark") or {}).get("tasks"))
     space = benchmark.build_space(config["space"])
@@ -96,8 +116,6 @@ def plan_run(config: dict[str, Any]) -> RunPlan:
     check_truth_matches(space, truth, indices)
     size = benchmark.size_truth(space, indices) if known_values(truth, indices, tasks) < 2 else None
     job = make_job(config)
-    check_int("workers", config["workers"])
-    check_int("chunk", config["chunk"])
     check_tracking(config.get("tracking") or {"name": "none"})
     Scorer(job, space)  # refuse a bad proxy, reduce setting or input size before anything is written
     return RunPlan(config, benchmark, tasks, indices, truth, job, size)

@@ -11,7 +11,8 @@ from omegaconf import DictConfig, OmegaConf
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 
-from meco_lab.core.io import write_json, write_text
+from meco_lab.core.io import atomic_path, write_json, write_text
+from meco_lab.core.locks import exclusive
 from meco_lab.evaluation.summary import summarise
 from meco_lab.evaluation.tables import results_table
 from meco_lab.scoring.parallel import run_scoring
@@ -57,12 +58,22 @@ def score_run(cfg: DictConfig, run_dir: Path, console: Console | None = None) ->
     console = console or Console(stderr=True)
     config = OmegaConf.to_container(cfg, resolve=True)
     plan = plan_run(config)
-    run_dir.mkdir(parents=True, exist_ok=True)
-    store = ScoreStore(run_dir, fingerprint(config))
-    write_text(run_dir / "config.yaml", OmegaConf.to_yaml(config))
-    scores, _, seconds = compute_scores(plan, store, console)
+    with exclusive(run_dir / ".scores" / ".lock", "hydra.run.dir", str(run_dir), "a run dir"):
+        store = ScoreStore(run_dir, fingerprint(config), console)
+        write_text(run_dir / "config.yaml", OmegaConf.to_yaml(config))
+        scores, _, seconds = compute_scores(plan, store, console)
+        summary = write_outputs(plan, scores, seconds, run_dir, console)
+    console.print(f"{summary['n_nan']} NaN scores; scoring took {seconds:.1f} s; outputs in {run_dir}")
+    return summary
 
-    scores.write_parquet(run_dir / "scores.parquet")
+
+def write_outputs(plan: RunPlan, scores: pl.DataFrame, seconds: float, run_dir: Path,
+                  console: Console) -> dict[str, Any]:
+    """scores.parquet, summary.json, scatter.png and the W&B run of a finished scoring; prints the results table."""
+    config = plan.config
+
+    with atomic_path(run_dir / "scores.parquet") as tmp:
+        scores.write_parquet(tmp)
     summary = summarise(scores, plan.truth, plan.tasks, seconds, config, plan.size)
     names = config["proxy"]["name"], config["space"]["name"], config["data"]["name"]
     title = f"{names[0]} on {names[1]} ({len(scores)} archs, data={names[2]})"
@@ -92,5 +103,4 @@ def score_run(cfg: DictConfig, run_dir: Path, console: Console | None = None) ->
             run.summary.update(flat)
             run.log({"scores": table(scores), "scatter": image(plot)})
     console.print(results_table(summary, title, plan.tasks))
-    console.print(f"{summary['n_nan']} NaN scores; scoring took {seconds:.1f} s; outputs in {run_dir}")
     return summary

@@ -13,23 +13,28 @@ from meco_lab.core.errors import ConfigError
 
 
 def read_indices(path: str, size: int) -> list[int]:
-    """NATS indices from a text file, one per line; blank lines are ignored."""
+    """Architecture indices from a text file, one per line (blank lines ignored): at least one, none twice."""
     file = Path(path)
     if not file.is_file():
         raise ConfigError("space.indices", path, "a text file of architecture indices, one per line")
-    indices = []
+    seen: dict[int, int] = {}
     for lineno, line in enumerate(file.read_text().splitlines(), start=1):
         text = line.strip()
         if not text:
             continue
+        where = f"space.indices ({path}, line {lineno})"
         try:
             value = int(text)
         except ValueError:
-            raise ConfigError(f"space.indices ({path}, line {lineno})", text, "an integer") from None
+            raise ConfigError(where, text, "an integer") from None
         if not 0 <= value < size:
-            raise ConfigError(f"space.indices ({path}, line {lineno})", value, f"an integer in 0..{size - 1}")
-        indices.append(value)
-    return sorted(set(indices))
+            raise ConfigError(where, value, f"an integer in 0..{size - 1}")
+        if value in seen:
+            raise ConfigError(where, value, f"an index not listed before (line {seen[value]} has it)")
+        seen[value] = lineno
+    if not seen:
+        raise ConfigError("space.indices", path, "a file listing at least one architecture index")
+    return sorted(seen)
 
 
 def _count(key: str, value: object, size: int) -> int:

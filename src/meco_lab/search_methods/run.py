@@ -16,8 +16,8 @@ from rich.console import Console
 
 from meco_lab.core.checks import check_choice
 from meco_lab.core.io import write_json
-from meco_lab.search_methods.topk import topk_run
-from meco_lab.search_methods.zc_pt_run import zc_pt_run
+from meco_lab.search_methods.topk import check_topk, topk_run
+from meco_lab.search_methods.zc_pt_run import plan_zc_pt, zc_pt_run
 from meco_lab.tracking import check_tracking, table, wandb_run
 
 METHODS = ("topk", "zc_pt")
@@ -39,6 +39,15 @@ def log_selection(tracking: dict[str, Any], run_dir: Path, selection: dict[str, 
         rows = [{"rank": r["rank"], "index": r["index"], "arch": r["arch"], "score": r["score"], **r["accuracy"]}
                 for r in selection["ranked"]]
         run.log({"ranked": table(pl.DataFrame(rows))})
+
+
+def check_search(config: dict[str, Any]) -> None:
+    """Every setting of a search, checked before any work (the entry point runs this before Hydra makes a run dir)."""
+    check_tracking(config["tracking"])
+    if check_choice("method", config["method"], METHODS) == "zc_pt":
+        plan_zc_pt(config)
+    else:
+        check_topk(config)
 
 
 def search_run(cfg: DictConfig, run_dir: Path, console: Console | None = None) -> dict[str, Any]:

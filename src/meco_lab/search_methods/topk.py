@@ -22,7 +22,7 @@ from rich.console import Console
 from meco_lab.benchmarks import get_benchmark
 from meco_lab.core.checks import check_int
 from meco_lab.core.errors import ConfigError
-from meco_lab.scoring.plan import fingerprint
+from meco_lab.scoring.plan import fingerprint, plan_run
 from meco_lab.scoring.run import score_run
 from meco_lab.scoring.selection import select_space
 from meco_lab.search_methods.tables import accuracy_stats, topk_table
@@ -78,6 +78,27 @@ def rank_topk(scores: pl.DataFrame, k: int) -> tuple[pl.DataFrame, int]:
     return finite.sort(["score", "index"], descending=[True, False]).head(k), len(finite)
 
 
+def score_config(config: dict[str, Any]) -> dict[str, Any]:
+    """The `score` config of a search config (for a scoring run of its candidates)."""
+    return {**{k: config[k] for k in SCORE_KEYS if k in config}, "tracking": {"name": "none"}}
+
+
+def check_topk(config: dict[str, Any]) -> None:
+    """Every setting of a top-k search, checked before any work (the scoring settings too, when it must score)."""
+    check_int("k", config["k"])
+    space_cfg = config["space"]
+    benchmark = get_benchmark(space_cfg["name"])
+    benchmark.select_tasks((config.get("benchmark") or {}).get("tasks"))
+    indices = select_space(space_cfg, len(benchmark.build_space(space_cfg)))
+    benchmark.load_truth(config["truth"], indices)
+    if config.get("scores") is not None:
+        read_scores(config["scores"])
+    else:
+        if config["k"] > len(indices):
+            raise ConfigError("k", config["k"], f"an integer in 1..{len(indices)} (the candidates)")
+        plan_run(score_config(config))
+
+
 def topk_run(config: dict[str, Any], run_dir: Path, console: Console) -> tuple[dict[str, Any], str]:
     """The top-k selection and the line that says where its scores came from."""
     check_int("k", config["k"])
@@ -105,9 +126,7 @@ def topk_run(config: dict[str, Any], run_dir: Path, console: Console) -> tuple[d
         source = "reused"
         if path is None:
             source, path = "scored", run_dir / "scores" / "scores.parquet"
-            score_cfg = OmegaConf.create({**{k: config[k] for k in SCORE_KEYS if k in config},
-                                          "tracking": {"name": "none"}})
-            score_run(score_cfg, path.parent)
+            score_run(OmegaConf.create(score_config(config)), path.parent)
         else:
             console.print(f"reusing the scores of {path.parent}")
         scores, path = read_scores(path)

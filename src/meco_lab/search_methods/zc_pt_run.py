@@ -26,7 +26,7 @@ from meco_lab.benchmarks import BENCHMARKS, Task, get_benchmark
 from meco_lab.core.checks import check_choice, check_int
 from meco_lab.scoring.plan import make_job
 from meco_lab.scoring.run import progress_bar
-from meco_lab.scoring.scorer import Scorer, build_space
+from meco_lab.scoring.scorer import Scorer, ScoringJob, build_space
 from meco_lab.search_methods.supernets import SUPERNETS
 from meco_lab.search_methods.tables import accuracy_stats
 from meco_lab.search_methods.zc_pt import ZcPtCandidate, mask_key, steps_per_candidate, zero_cost_pt
@@ -44,6 +44,13 @@ def check_zc_pt(config: dict[str, Any]) -> dict[str, Any]:
     if config["space"]["name"] in BENCHMARKS:  # the truth settings, checked before the search (no architecture read)
         get_benchmark(config["space"]["name"]).load_truth(config["truth"], [])
     return options
+
+
+def plan_zc_pt(config: dict[str, Any]) -> tuple[dict[str, Any], ScoringJob, Scorer]:
+    """The checked `zc_pt.*` settings, the scoring job and its scorer (which checks the proxy, data and input size)."""
+    options = check_zc_pt(config)
+    job = make_job(config)
+    return options, job, Scorer(job, build_space(config["space"]))
 
 
 def results_table(selection: dict[str, Any], title: str, tasks: tuple[Task, ...]) -> Table:
@@ -77,9 +84,7 @@ def zc_pt_run(config: dict[str, Any], console: Console, run_dir: Path | None = N
 
     A space whose setup draws its final masks (DARTS) writes the best one's picture into `run_dir`.
     """
-    options = check_zc_pt(config)
-    job = make_job(config)
-    scorer = Scorer(job, build_space(config["space"]))  # checks the proxy, data and input size before any work
+    options, job, scorer = plan_zc_pt(config)
     setup = SUPERNETS[config["space"]["name"]](scorer.space, config["space"], config["seed"], job.num_classes, options)
     net = setup.net.to(job.device)
     truth_cfg = config["truth"]

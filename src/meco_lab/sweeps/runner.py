@@ -7,10 +7,9 @@ anywhere in the sweep stops it in one line.
 
 from __future__ import annotations
 
-import fcntl
+import contextlib
 import multiprocessing as mp
 import os
-import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -22,6 +21,9 @@ from rich.console import Console
 
 from meco_lab.core.checks import check_choice, check_int
 from meco_lab.core.errors import ConfigError
+from meco_lab.core.locks import exclusive
+from meco_lab.core.process import worker_init
+from meco_lab.scoring.plan import cpu_cores
 from meco_lab.sweeps.spec import (
     Param,
     SweepRecord,
@@ -115,9 +117,33 @@ def _first(p: Param) -> Any:
     return p.values[0] if p.values is not None else _number(p.low)
 
 
+DRIVERS = {"psycopg": "pip install 'meco_lab[postgres]' (psycopg 3, what postgresql:// uses)",
+           "psycopg2": "pip install psycopg2-binary", "MySQLdb": "pip install mysqlclient",
+           "pymysql": "pip install pymysql"}
+
+
+def check_storage(url: str) -> None:
+    """Refuse a storage URL that is not one, or whose database driver is missing (naming the package to install)."""
+    from sqlalchemy.engine import make_url
+    from sqlalchemy.exc import ArgumentError, NoSuchModuleError
+
+    try:
+        make_url(url).get_dialect().import_dbapi()
+    except (ArgumentError, NoSuchModuleError) as error:
+        reason = str(error).splitlines()[0]
+        raise ConfigError("sweep.storage", url, "a database URL such as sqlite:///file.db or "
+                                                f"postgresql://user:pw@host/db ({reason})") from None
+    except ImportError as error:
+        hint = DRIVERS.get(error.name or "", f"pip install {error.name}")
+        raise ConfigError("sweep.storage", url, f"a database URL whose driver is installed: {error.name} is "
+                                                f"missing ({hint})") from None
+
+
 def validate(spec: SweepSpec, settings: SweepSettings) -> dict[str, dict[str, Any]]:
     """Plan every checked point (raises a one-line ConfigError) and reach the storage; the tasks ranked on."""
-    check_int("sweep.workers", settings.workers)
+    cores = cpu_cores()
+    check_int("sweep.workers", settings.workers, 1, cores,
+              allowed=f"an integer in 1..{cores} (this machine has {cores} CPU cores)")
     check_choice("sweep.tracking", settings.tracking, TRACKING)
     tasks: dict[str, dict[str, Any]] = {}
     for point in validation_points(spec):
@@ -127,7 +153,9 @@ def validate(spec: SweepSpec, settings: SweepSettings) -> dict[str, dict[str, An
             raise ConfigError("params", point, f"points that score the same tasks ({', '.join(tasks)})")
     head = spec.objective[0]
     check_choice("objective.metric", spec.metric, [f"{head}.{t}" for t in tasks])
-    settings.dir.mkdir(parents=True, exist_ok=True)
+    check_storage(settings.storage_url)
+    if settings.local:  # the SQLite file lives in the sweep dir; a database server is reached before it is made
+        settings.dir.mkdir(parents=True, exist_ok=True)
     try:
         open_study(spec, settings.storage_url)
     except Exception as error:  # any driver or connection failure
@@ -169,25 +197,13 @@ def worker_loop(spec: SweepSpec, settings: SweepSettings, quiet: bool = False) -
 
 
 def _worker_process(spec: SweepSpec, settings: SweepSettings, parent: int) -> None:
+    """A sweep worker: one torch thread, gone with the sweep process (an orphan would score on and hold the score
+    cache's lock); its unfinished trial is redone on resume from the parts already written."""
     import torch
 
     torch.set_num_threads(1)
-    exit_with_parent(parent)
+    worker_init(parent)
     worker_loop(spec, settings, quiet=True)
-
-
-def exit_with_parent(parent: int, poll: float = 1.0) -> None:
-    """End this worker soon after `parent`, the sweep process that started it, dies (a kill of the parent alone).
-
-    An orphaned worker would go on scoring and hold the score cache's lock, so the resumed sweep would
-    wait on it; its unfinished trial is redone on resume from the parts already written.
-    """
-    def watch() -> None:
-        while os.getppid() == parent:
-            time.sleep(poll)
-        os._exit(1)
-
-    threading.Thread(target=watch, name="exit-with-parent", daemon=True).start()
 
 
 def trials_table(study: Study | Any) -> pl.DataFrame:
@@ -209,14 +225,13 @@ def run_sweep(spec: SweepSpec, settings: SweepSettings, console: Console | None 
     """Validate, then run (or resume) the sweep; writes sweep.json and trials.parquet into the sweep dir."""
     console = console or Console(stderr=True)
     tasks = validate(spec, settings)
-    SweepRecord(spec, settings.overrides, settings.storage_url, tasks, command or command_line()).write(settings.dir)
-    with open(settings.dir / ".sweep.lock", "a") as lock:
-        if settings.local:
-            try:
-                fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
-            except BlockingIOError:
-                raise ConfigError("sweep.dir", str(settings.dir),
-                                  "a sweep dir no other sweep process is using (one is running there)") from None
+    # one process owns a local sweep dir; with shared storage several machines' sweeps work on one study
+    owner = exclusive(settings.dir / ".sweep.lock", "sweep.dir", str(settings.dir), "a sweep dir") if settings.local \
+        else contextlib.nullcontext()
+    settings.dir.mkdir(parents=True, exist_ok=True)
+    with owner:
+        SweepRecord(spec, settings.overrides, settings.storage_url, tasks, command or command_line()).write(
+            settings.dir)
         study = open_study(spec, settings.storage_url)
         prepare_study(spec, study, settings.local)
         start = time.perf_counter()
@@ -226,10 +241,16 @@ def run_sweep(spec: SweepSpec, settings: SweepSettings, console: Console | None 
             context = mp.get_context("spawn")
             procs = [context.Process(target=_worker_process, args=(spec, settings, os.getpid()))
                      for _ in range(settings.workers)]
-            for proc in procs:
-                proc.start()
-            for proc in procs:
-                proc.join()
+            try:
+                for proc in procs:
+                    proc.start()
+                for proc in procs:
+                    proc.join()
+            finally:  # Ctrl-C or SIGTERM of the sweep: its workers end with it
+                for proc in procs:
+                    if proc.is_alive():
+                        proc.terminate()
+                        proc.join()
             if any(proc.exitcode for proc in procs):
                 raise RuntimeError(f"{sum(bool(p.exitcode) for p in procs)} sweep worker(s) failed; rerun to resume")
         console.print(f"sweep {spec.study_name}: {time.perf_counter() - start:.1f} s")

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import logging
 import sys
+import warnings
 from pathlib import Path
 from typing import Any
 
@@ -113,12 +115,21 @@ def data_root(data: dict[str, Any], cifar10_jpeg: str | None) -> Path:
     return check_root(name, root)
 
 
+def quiet_lightning() -> None:
+    """Lightning's start-up INFO lines (devices, a product tip, each Trainer's) and a deprecation warning raised by
+    its own code are noise in every retrain; its warnings and errors still show."""
+    for name in ("lightning.pytorch", "lightning.fabric"):
+        logging.getLogger(name).setLevel(logging.WARNING)
+    warnings.filterwarnings("ignore", message=r".*isinstance\(treespec, LeafSpec\)` is deprecated")
+
+
 def trainer_settings(trainer: dict[str, Any], epochs: int) -> tuple[dict[str, Any], int]:
     """Keyword arguments for lightning.Trainer (checked against its signature) and the epoch to stop at."""
     import inspect
 
     import lightning as L
 
+    quiet_lightning()
     settings = dict(trainer)
     allowed = set(inspect.signature(L.Trainer.__init__).parameters) - {"self"}
     for key in settings:

@@ -7,6 +7,7 @@ import json
 import os
 import time
 import warnings
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -171,19 +172,39 @@ def train_one(choice: ArchChoice, seed: int, seed_dir: Path, config: dict[str, A
     return result
 
 
-def retrain_run(cfg: DictConfig, run_dir: Path, console: Console | None = None) -> list[dict[str, Any]]:
-    """Train every (architecture, seed) of the config into `run_dir`, resuming what is there; write the report."""
-    console = console or Console()
-    config = OmegaConf.to_container(cfg, resolve=True)
+@dataclass
+class RetrainPlan:
+    """A checked retraining: the architectures, data location, seeds, protocol and Lightning settings."""
+
+    choices: list[ArchChoice]
+    root: Path
+    seeds: list[int]
+    protocol: dict[str, Any]
+    threads: int | None
+    trainer_kwargs: dict[str, Any]
+    max_epochs: int
+
+
+def plan_retrain(config: dict[str, Any]) -> RetrainPlan:
+    """Every setting of a retraining, checked before any work (Lightning is loaded only to check `trainer.*`)."""
     choices = resolve_archs(config["arch"], config.get("selection"))
     root = data_root(config["data"], config.get("cifar10_jpeg"))
     seeds = check_seeds(config["seeds"])
     protocol = check_protocol(config["protocol"])
     check_space(choices, protocol, config["data"]["name"])
-    threads = config.get("threads")
-    check_int("threads", threads, 1, none_ok=True)
+    threads = check_int("threads", config.get("threads"), 1, none_ok=True)
     check_tracking(config["tracking"])
     trainer_kwargs, max_epochs = trainer_settings(config["trainer"], protocol["epochs"])
+    return RetrainPlan(choices, root, seeds, protocol, threads, trainer_kwargs, max_epochs)
+
+
+def retrain_run(cfg: DictConfig, run_dir: Path, console: Console | None = None) -> list[dict[str, Any]]:
+    """Train every (architecture, seed) of the config into `run_dir`, resuming what is there; write the report."""
+    console = console or Console()
+    config = OmegaConf.to_container(cfg, resolve=True)
+    plan = plan_retrain(config)
+    choices, root, seeds, protocol, threads = plan.choices, plan.root, plan.seeds, plan.protocol, plan.threads
+    trainer_kwargs, max_epochs = plan.trainer_kwargs, plan.max_epochs
     fingerprint = run_fingerprint(config)
     check_run_dir(run_dir, fingerprint)
 

@@ -35,8 +35,11 @@ def _create(path: str | None, space: str):
     """nats_bench API in fast mode; a missing archive or meta file becomes ConfigError(truth.path)."""
     try:
         return nats_bench.create(path, space, fast_mode=True, verbose=False)
-    except FileNotFoundError as exc:
-        raise ConfigError("truth.path", path, f"a NATS-Bench archive directory ({exc.filename} is missing)") from None
+    except FileNotFoundError:
+        where = path if path is not None else "$TORCH_HOME"
+        example = {"tss": "NATS-tss-v1_0-3ffb9-simple", "sss": "NATS-sss-v1_0-50262-simple"}[space]
+        raise ConfigError("truth.path", path, f"a NATS-Bench {space} archive directory such as {example} (no "
+                                              f"meta.pickle.pbz2 in {where})") from None
 
 
 def _query(api, index: int, dataset: str, hp: str, key: str) -> float | None:
