@@ -50,6 +50,8 @@ def test_quick_sweep_leaves_trials_report_and_wandb_runs(quick_sweep):
     n8 = trials.filter(pl.col("proxy.n") == 8)["spearman_cifar10"]
     report = (quick_sweep / "a" / "report.md").read_text()
     assert "| 8 | cifar10 |" in report and "0.900" in report  # the paper's Table 5 value beside ours
+    assert (f"Made by `python -m meco_lab.sweep ablation-n profile=quick space.sample=40 sweep.dir={quick_sweep / 'a'} "
+            f"sweep.cache_dir={quick_sweep / 'cache'}`") in report  # the exact command line, overrides included
     n8_row = next(line for line in report.splitlines() if line.startswith("| 8 | 0."))  # the one-row-per-value table
     cells = [c.strip() for c in n8_row.strip("|").split("|")]
     assert cells[1] == f"{n8.mean():.3f} (0.90)" and float(cells[-1]) > 0  # rho (paper), seconds per architecture
