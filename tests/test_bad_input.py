@@ -35,7 +35,8 @@ BAD = {
 @pytest.mark.parametrize("case", BAD, ids=list(BAD))
 def test_bad_setting_fails_in_one_line(cli, tmp_path, case):
     args, key, value, allowed = BAD[case]
-    done = cli(*args, "space.limit=2" if "space.limit=5" not in args else "chunk=1", f"hydra.run.dir={tmp_path / 'run'}")
+    extra = "space.limit=2" if "space.limit=5" not in args else "chunk=1"
+    done = cli(*args, extra, f"hydra.run.dir={tmp_path / 'run'}")
     err = done.stderr.strip()
     assert done.returncode == 2 and "Traceback" not in done.stderr and len(err.splitlines()) == 1, done.stderr
     assert err.startswith(f"error: {key}=") and value in err and "is not allowed: expected " in err, err

@@ -12,6 +12,8 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
+import torch
+
 from meco_lab.benchmarks.truth.base import GroundTruth
 from meco_lab.core.errors import ConfigError
 from meco_lab.core.registry import Registry
@@ -33,6 +35,13 @@ class Task:
     metric: str = "test accuracy"
     unit: str = "%"
     higher_is_better: bool = True
+    kind: str = "classification"
+    """classification, pixel classification, regression or pixel regression: which proxies apply, which loss."""
+    input_shape: tuple[int, ...] | None = None
+    """One sample's input (C, H, W), for a benchmark whose tasks have their own networks; None: from `data.*`."""
+    outputs: int | None = None
+    """Classes of a (pixel) classification task's network, or the values / channels a regression task predicts;
+    None: from `data.*`."""
 
     @property
     def label(self) -> str:
@@ -41,6 +50,20 @@ class Task:
 
     def describe(self) -> dict[str, Any]:
         return {"metric": self.metric, "unit": self.unit, "higher_is_better": self.higher_is_better}
+
+    def random_targets(self, samples: int, generator: torch.Generator) -> torch.Tensor | None:
+        """Targets of this task's shape for `samples` inputs, drawn from `generator` (for proxies with a loss):
+        class labels, per-pixel labels (the output's height and width), or Gaussian / [-1, 1] regression targets."""
+        if self.input_shape is None or self.outputs is None:
+            return None
+        height, width = self.input_shape[-2:]
+        if self.kind == "classification":
+            return torch.randint(self.outputs, (samples,), generator=generator)
+        if self.kind == "pixel classification":
+            return torch.randint(self.outputs, (samples, height, width), generator=generator)
+        if self.kind == "regression":
+            return torch.randn((samples, self.outputs), generator=generator)
+        return torch.rand((samples, self.outputs, height, width), generator=generator).mul_(2).sub_(1)
 
 
 def space_options(spec: Mapping[str, Any]) -> dict[str, Any]:
@@ -56,6 +79,13 @@ class Benchmark(ABC):
     space_name: ClassVar[str]
     """The SPACES entry whose architectures the benchmark holds."""
     tasks: ClassVar[tuple[Task, ...]]
+    per_task: ClassVar[bool] = False
+    """Whether each task has its own network, hence its own score (`score_<task>` columns); otherwise one network
+    is scored and ranked against every task (a `score` column)."""
+
+    def check_data(self, data: Mapping[str, Any]) -> None:
+        """Refuse `data.*` settings the benchmark cannot be scored with (ConfigError); any by default."""
+        return None
 
     def build_space(self, spec: Mapping[str, Any]) -> SearchSpace:
         return SPACES.get(self.space_name)(**space_options(spec))

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import numpy as np
@@ -22,17 +22,21 @@ def task_metrics(values: np.ndarray, truth: GroundTruth, index: np.ndarray, task
 
 
 def summarise(scores: pl.DataFrame, truth: GroundTruth, tasks: Sequence[Task], seconds: float,
-              config: dict[str, Any], size: dict[str, GroundTruth] | None = None) -> dict[str, Any]:
+              config: dict[str, Any], size: dict[str, GroundTruth] | None = None,
+              columns: Mapping[str, str] | None = None) -> dict[str, Any]:
     """Counts, wall time, rho / tau / top-10 mean truth value per task, where the truth came from, and the config.
 
-    With `size` (the truth has no value), `size_correlation` adds rho and tau against exact #params and FLOPs.
+    `columns` maps each task to its score column (default `score` for all). With `size` (the truth has no value),
+    `size_correlation` adds rho and tau against exact #params and FLOPs. `n_nan` counts the architectures with a
+    NaN score (on any task).
     """
+    columns = columns or dict.fromkeys((t.name for t in tasks), "score")
     index = scores["index"].to_numpy()
-    values = scores["score"].to_numpy()
-    per_task = {t.name: task_metrics(values, truth, index, t) for t in tasks}
+    values = {t.name: scores[columns[t.name]].to_numpy() for t in tasks}
+    per_task = {t.name: task_metrics(values[t.name], truth, index, t) for t in tasks}
     summary = {
         "n_archs": len(scores),
-        "n_nan": int(np.isnan(values).sum()),
+        "n_nan": int(np.isnan(np.stack(list(values.values()))).any(axis=0).sum()),
         "n_failed": int(scores["error"].is_not_null().sum()),
         "seconds": seconds,
         "arch_seconds_sum": float(scores["seconds"].sum()),
@@ -46,8 +50,8 @@ def summarise(scores: pl.DataFrame, truth: GroundTruth, tasks: Sequence[Task], s
     return summary
 
 
-def size_metrics(values: np.ndarray, size: GroundTruth, index: np.ndarray,
+def size_metrics(values: Mapping[str, np.ndarray], size: GroundTruth, index: np.ndarray,
                  tasks: Sequence[Task]) -> dict[str, dict[str, float]]:
-    """Spearman rho and Kendall tau of the scores against one exact size (#params or FLOPs) per task."""
-    per_task = {t.name: rank_metrics(values, size.values[t.name][index]) for t in tasks}
+    """Spearman rho and Kendall tau of each task's scores against one exact size (#params or FLOPs)."""
+    per_task = {t.name: rank_metrics(values[t.name], size.values[t.name][index]) for t in tasks}
     return {m: {t.name: per_task[t.name][m] for t in tasks} for m in ("spearman", "kendall")}

@@ -13,6 +13,7 @@ import torch
 
 from meco_lab.core.checks import check_choice, check_int
 from meco_lab.core.errors import ConfigError
+from meco_lab.core.seeds import stable_seed
 from meco_lab.inputs.builtin import load_builtin
 from meco_lab.inputs.cifar import load_cifar10, load_cifar100
 from meco_lab.inputs.cifar10_jpeg import count_cifar10_jpeg, load_cifar10_jpeg
@@ -34,6 +35,7 @@ __all__ = [
     "make_batch",
     "make_input",
     "norm_stats",
+    "random_input",
 ]
 
 INPUT_SOURCES: list[str] = ["random", "cifar10", "cifar100", "imagenet16"]
@@ -118,6 +120,13 @@ def make_batch(
     if size != NATIVE_SIZE[name]:
         x = resize(x, size)
     return x.contiguous(), labels.to(torch.int64)
+
+
+def random_input(shape: tuple[int, ...], samples: int, seed: int) -> torch.Tensor:
+    """`samples` standard Gaussian inputs of one sample shape `shape` (any rank), from `seed` and the shape."""
+    check_int("data.samples", samples, 1)
+    generator = torch.Generator().manual_seed(stable_seed(seed, "x".join(map(str, shape))))
+    return torch.randn((samples, *shape), generator=generator)
 
 
 def make_input(name: str, **kwargs) -> torch.Tensor:

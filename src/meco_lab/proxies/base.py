@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
+from collections.abc import Mapping
 from typing import Any, ClassVar
 
 import torch
 
 from meco_lab.core.registry import Registry
-from meco_lab.spaces.base import Candidate
+from meco_lab.spaces.base import Candidate, SearchSpace
 
 
 class Proxy(ABC):
@@ -23,9 +24,20 @@ class Proxy(ABC):
     #: train mode never reads them.
     modifies_network: ClassVar[bool] = True
 
+    #: the kinds of task whose networks the proxy applies to (None: any); a benchmark task of another kind is
+    #: refused in one line before any work
+    task_kinds: ClassVar[frozenset[str] | None] = None
+
     def check(self, data: dict[str, Any]) -> None:
         """Raise ConfigError when the input settings (`data.*`) cannot meet this proxy's needs."""
         return None
+
+    def score_tasks(self, space: SearchSpace, index: int, seed: int,
+                    inputs: Mapping[str, tuple[torch.Tensor, torch.Tensor | None, int]]) -> dict[str, float]:
+        """Scores of architecture `index` on every task of a space with one network per task; `inputs`: task ->
+        (x, y, classes). Each is `score` of that task's network; proxies may share work between the tasks."""
+        return {t: self.score(Candidate(space.for_task(t), index, seed, classes), x, y)
+                for t, (x, y, classes) in inputs.items()}
 
     @abstractmethod
     def score(self, candidate: Candidate, x: torch.Tensor, y: torch.Tensor | None = None) -> float:

@@ -64,7 +64,6 @@ from meco_lab.proxies.baselines_common import (
     BaselineProxy,
     channels_last,
     fresh_network,
-    loss_fn,
     per_sample_grads,
     sample_statistics,
     weight_names,
@@ -123,6 +122,7 @@ class NTKCondition(BaselineProxy):
     """TE-NAS NTK conditioning: lambda_min / lambda_max of the empirical NTK (the order of -condition number)."""
 
     name = "ntk"
+    task_kinds = frozenset({"classification"})  # per-sample cross-entropy gradients of class logits
     needs_backward = True
     min_samples = 2
     samples_reason = "the NTK is N x N over the batch, and its condition number needs N >= 2"
@@ -148,6 +148,7 @@ class KNAS(BaselineProxy):
     """KNAS MGM: mean of the Gram matrix of per-sample loss gradients (all parameters) = ||mean_i g_i||^2."""
 
     name = "knas"
+    task_kinds = frozenset({"classification"})  # per-sample cross-entropy gradients of class logits
     needs_labels = True
     needs_backward = True
     min_samples = 2
@@ -183,7 +184,7 @@ class NASI(BaselineProxy):
         net = fresh_network(candidate, x)
         params = [p for p in net.parameters() if p.requires_grad]
         with torch.enable_grad():
-            grads = torch.autograd.grad(loss_fn(net(x), y), params, allow_unused=True)
+            grads = torch.autograd.grad(candidate.loss(net(x), y), params, allow_unused=True)
         trace = float(torch.stack([g.double().pow(2).sum() for g in grads if g is not None]).sum())
         if self.nu is None:
             return trace
@@ -195,6 +196,7 @@ class GradSign(BaselineProxy):
     """GradSign: sum over Conv2d/Linear weights of |sum_i sign(g_i)|, g_i per-sample loss gradients."""
 
     name = "gradsign"
+    task_kinds = frozenset({"classification"})  # per-sample cross-entropy gradients of class logits
     needs_labels = True
     needs_backward = True
     min_samples = 2

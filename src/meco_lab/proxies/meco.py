@@ -10,15 +10,16 @@ from __future__ import annotations
 
 import hashlib
 from collections import defaultdict
+from collections.abc import Mapping
 
 import numpy as np
 import torch
 
-from meco_lab.core.errors import ConfigError
+from meco_lab.core.checks import check_int
 from meco_lab.proxies.base import PROXIES, Proxy
 from meco_lab.proxies.correlation import correlation
 from meco_lab.proxies.hook_sets import hook_filter
-from meco_lab.spaces.base import Candidate, FeatureProbe, Site
+from meco_lab.spaces.base import Candidate, FeatureProbe, SearchSpace, Site
 
 
 def first_sample(probe: FeatureProbe) -> torch.Tensor | None:
@@ -123,39 +124,63 @@ def meco_opt_sum(probes: list[FeatureProbe], keep, n: int, key: str) -> float:
     return total
 
 
+class ProbeProxy(Proxy):
+    """A proxy computed from feature probes alone (one no-grad forward in train mode, hooks on every module).
+
+    `from_probes` turns one network's probes into the score; `needed(channels, positions)` says which feature
+    shapes can matter, so a space may skip the others. A space with one network per task can give every task's
+    probes with its shared parts computed once (`SearchSpace.task_probes`).
+    """
+
+    modifies_network = False  # a no_grad forward in train mode with hooks: the weights, layout and mode stay
+
+    def needed(self, channels: int, positions: int) -> bool:
+        return True
+
+    def from_probes(self, probes: list[FeatureProbe], seed: int, index: int) -> float:
+        raise NotImplementedError
+
+    @torch.no_grad()
+    def score(self, candidate: Candidate, x: torch.Tensor, y: torch.Tensor | None = None) -> float:
+        return self.from_probes(candidate.probes(x, needed=self.needed), candidate.seed, candidate.index)
+
+    @torch.no_grad()
+    def score_tasks(self, space: SearchSpace, index: int, seed: int,
+                    inputs: Mapping[str, tuple[torch.Tensor, torch.Tensor | None, int]]) -> dict[str, float]:
+        probes = space.task_probes(index, {t: x for t, (x, _, _) in inputs.items()}, seed, self.needed)
+        return {t: self.from_probes(probes[t], seed, index) for t in inputs}
+
+
 @PROXIES.register("meco")
-class MeCo(Proxy):
+class MeCo(ProbeProxy):
     """MeCo: sum over hooked modules of the minimum eigenvalue of the feature correlation matrix."""
 
     name = "meco"
-    modifies_network = False  # a no_grad forward in train mode with hooks: the weights, layout and mode stay
 
     def __init__(self, hooks: str = "reference", **_: object):
         self.keep = hook_filter(hooks)
 
-    @torch.no_grad()
-    def score(self, candidate: Candidate, x: torch.Tensor, y: torch.Tensor | None = None) -> float:
-        # a C x L feature with L - 1 < C has minimum eigenvalue exactly 0: the space may skip it
-        return meco_sum(candidate.probes(x, needed=lambda c, positions: positions > c), self.keep)
+    def needed(self, channels: int, positions: int) -> bool:
+        return positions > channels  # a C x L feature with L - 1 < C has minimum eigenvalue exactly 0
+
+    def from_probes(self, probes: list[FeatureProbe], seed: int, index: int) -> float:
+        return meco_sum(probes, self.keep)
 
 
 @PROXIES.register("meco_opt")
-class MeCoOpt(Proxy):
+class MeCoOpt(ProbeProxy):
     """MeCo_opt: MeCo on `n` channels sampled per module, each term scaled by C/n."""
 
     name = "meco_opt"
-    modifies_network = False  # a no_grad forward in train mode with hooks: the weights, layout and mode stay
 
     def __init__(self, n: int = 8, hooks: str = "reference", **_: object):
-        if not isinstance(n, int) or isinstance(n, bool) or n < 1:
-            raise ConfigError("proxy.n", n, "an integer >= 1")
-        self.n = n
+        self.n = check_int("proxy.n", n)
         self.keep = hook_filter(hooks)
 
-    @torch.no_grad()
-    def score(self, candidate: Candidate, x: torch.Tensor, y: torch.Tensor | None = None) -> float:
-        key = f"{candidate.seed}:{candidate.index}"
-        needed = lambda c, positions: positions > min(c, self.n)  # noqa: E731
-        return meco_opt_sum(candidate.probes(x, needed=needed), self.keep, self.n, key)
+    def needed(self, channels: int, positions: int) -> bool:
+        return positions > min(channels, self.n)
+
+    def from_probes(self, probes: list[FeatureProbe], seed: int, index: int) -> float:
+        return meco_opt_sum(probes, self.keep, self.n, f"{seed}:{index}")
 
 

@@ -36,7 +36,6 @@ from meco_lab.proxies.baselines_common import (
     channels_last,
     fresh_network,
     layer_weights,
-    loss_fn,
     weight_layers,
 )
 from meco_lab.spaces.base import Candidate
@@ -45,7 +44,7 @@ from meco_lab.spaces.base import Candidate
 def _weights_and_grads(candidate: Candidate, x: torch.Tensor, y: torch.Tensor):
     net, x = channels_last(fresh_network(candidate, x), x)
     weights = layer_weights(net)
-    grads = torch.autograd.grad(loss_fn(net(x), y), weights, allow_unused=True)
+    grads = torch.autograd.grad(candidate.loss(net(x), y), weights, allow_unused=True)
     return [w.detach() for w in weights], [torch.zeros_like(w) if g is None else g for w, g in
                                            zip(weights, grads, strict=True)]
 
@@ -103,7 +102,7 @@ class Fisher(_LabelGradientProxy):
         handles = [m.register_forward_hook(keep) for m in layers]
         try:
             with torch.enable_grad():
-                loss = loss_fn(net(x), y)
+                loss = candidate.loss(net(x), y)
         finally:
             for h in handles:
                 h.remove()
@@ -131,7 +130,7 @@ class Grasp(_LabelGradientProxy):
         net, x = channels_last(fresh_network(candidate, x), x)
         weights = layer_weights(net)
         with torch.enable_grad():
-            grads = torch.autograd.grad(loss_fn(net(x), y), weights, create_graph=True, allow_unused=True)
+            grads = torch.autograd.grad(candidate.loss(net(x), y), weights, create_graph=True, allow_unused=True)
             used = [(w, g) for w, g in zip(weights, grads, strict=True) if g is not None]
             z = torch.stack([(g.detach() * g).sum() for _, g in used]).sum()
             hg = torch.autograd.grad(z, [w for w, _ in used], allow_unused=True)

@@ -84,6 +84,7 @@ class Zen(BaselineProxy):
     """Zen-score: log of the pre-GAP feature change under a small input perturbation, plus BN scale terms."""
 
     name = "zen"
+    task_kinds = frozenset({"classification", "regression"})  # networks with a global average pooling head
 
     def __init__(self, repeat: int = 1, mixup_gamma: float = 1e-2, **_: object):
         if not isinstance(repeat, int) or isinstance(repeat, bool) or repeat < 1:

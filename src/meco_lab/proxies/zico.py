@@ -23,7 +23,7 @@ import torch
 
 from meco_lab.core.errors import ConfigError
 from meco_lab.proxies.base import PROXIES
-from meco_lab.proxies.baselines_common import BaselineProxy, channels_last, fresh_network, layer_weights, loss_fn
+from meco_lab.proxies.baselines_common import BaselineProxy, channels_last, fresh_network, layer_weights
 from meco_lab.spaces.base import Candidate
 
 
@@ -67,7 +67,8 @@ class ZiCo(BaselineProxy):
         with torch.enable_grad():
             for b in range(self.batches):
                 start, stop = b * n // self.batches, (b + 1) * n // self.batches
-                grads = torch.autograd.grad(loss_fn(net(x[start:stop]), y[start:stop]), weights, allow_unused=True)
+                grads = torch.autograd.grad(candidate.loss(net(x[start:stop]), y[start:stop]), weights,
+                                            allow_unused=True)
                 rows.append(torch.cat([torch.zeros_like(w).flatten() if g is None else g.flatten()
                                        for w, g in zip(weights, grads, strict=True)]))
         grads = torch.stack(rows)

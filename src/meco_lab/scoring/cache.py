@@ -34,5 +34,5 @@ def cached_scores(plan: RunPlan, root: Path, console: Console, label: str = "sco
     """
     entry = root / cache_key(plan.config)
     with exclusive(entry / ".lock", "sweep.cache_dir", str(root), "a score cache entry", wait=True):
-        store = ScoreStore(entry, fingerprint(plan.config), console)
+        store = ScoreStore(entry, fingerprint(plan.config), console, plan.job.columns)
         return compute_scores(plan, store, console, label)

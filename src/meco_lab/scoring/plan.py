@@ -10,12 +10,14 @@ from typing import Any
 import numpy as np
 import torch
 
-from meco_lab.benchmarks import Benchmark, GroundTruth, Task, get_benchmark
+from meco_lab.benchmarks import BENCHMARKS, Benchmark, GroundTruth, Task, get_benchmark
 from meco_lab.benchmarks.base import SELECTION_KEYS
 from meco_lab.core.checks import check_choice, check_int
 from meco_lab.core.errors import ConfigError
-from meco_lab.inputs import NUM_CLASSES, make_batch
-from meco_lab.scoring.scorer import Scorer, ScoringJob
+from meco_lab.core.seeds import stable_seed
+from meco_lab.inputs import NUM_CLASSES, make_batch, random_input
+from meco_lab.proxies import PROXIES
+from meco_lab.scoring.scorer import Scorer, ScoringJob, TaskInput, score_column
 from meco_lab.scoring.selection import select_space
 from meco_lab.spaces import SearchSpace
 from meco_lab.tracking import check_tracking
@@ -31,19 +33,54 @@ def resolve_device(device: str) -> str:
 
 
 def fingerprint(cfg: dict[str, Any]) -> dict[str, Any]:
-    """The settings that change a score: space (not the selection), proxy, data and seed."""
+    """The settings that change a score: space (not the selection), proxy, data and seed; for a benchmark whose
+    tasks have their own networks, also the tasks scored (each has its own score column)."""
     space = {k: v for k, v in cfg["space"].items() if k not in SELECTION_KEYS}
-    return {"space": space, "proxy": cfg["proxy"], "data": cfg["data"], "seed": cfg["seed"]}
+    out = {"space": space, "proxy": cfg["proxy"], "data": cfg["data"], "seed": cfg["seed"]}
+    benchmark = get_benchmark(cfg["space"]["name"]) if cfg["space"]["name"] in BENCHMARKS else None
+    if benchmark is not None and benchmark.per_task:
+        out["tasks"] = [t.name for t in benchmark.select_tasks((cfg.get("benchmark") or {}).get("tasks"))]
+    return out
 
 
-def make_job(cfg: dict[str, Any]) -> ScoringJob:
-    """The scoring job of a config: its input batch (seeded), proxy, space and run options."""
+def task_inputs(tasks: tuple[Task, ...], samples: int, seed: int) -> tuple[TaskInput, ...]:
+    """Each task's Gaussian input at its own shape and random targets of its own shape, from `seed`: tasks with one
+    input shape get one and the same tensor (so a shared encoder runs once on it); independent of the task set."""
+    inputs: dict[tuple[int, ...], torch.Tensor] = {}
+    out = []
+    for task in tasks:
+        shape = tuple(task.input_shape)
+        if shape not in inputs:
+            inputs[shape] = random_input(shape, samples, seed)
+        targets = task.random_targets(samples, torch.Generator().manual_seed(stable_seed(seed, task.name)))
+        out.append(TaskInput(task.name, inputs[shape], targets, task.outputs or 1))
+    return tuple(out)
+
+
+def make_job(cfg: dict[str, Any], tasks: tuple[Task, ...] = ()) -> ScoringJob:
+    """The scoring job of a config: its input batch (seeded), proxy, space and run options; with `tasks` (a benchmark
+    whose tasks have their own networks), each task's input instead."""
     data = cfg["data"]
     x, y = make_batch(data["name"], size=data["size"], samples=data["samples"], seed=cfg["seed"],
                       root=data.get("root"), split=data.get("split", "train"))
     return ScoringJob(space=cfg["space"], proxy=cfg["proxy"], x=x, y=y, seed=cfg["seed"],
                       num_classes=NUM_CLASSES[data["name"]], reduce=data.get("reduce", "first"),
-                      device=resolve_device(cfg["device"]), threads=cfg["threads"], data=data)
+                      device=resolve_device(cfg["device"]), threads=cfg["threads"], data=data,
+                      tasks=task_inputs(tasks, data["samples"], cfg["seed"]) if tasks else ())
+
+
+def check_proxy_tasks(proxy: dict[str, Any], tasks: tuple[Task, ...], data: dict[str, Any]) -> None:
+    """Refuse, in one line, a proxy whose definition does not apply to one of the tasks (e.g. a per-sample
+    cross-entropy proxy on a dense-prediction head), and per-task scoring with `data.reduce=mean`."""
+    kinds = PROXIES.get(proxy["name"]).task_kinds
+    for task in tasks:
+        if kinds is not None and task.kind not in kinds:
+            raise ConfigError("proxy", proxy["name"], f"a proxy that applies to task {task.name} ({task.kind}; "
+                                                      f"{proxy['name']} takes {', '.join(sorted(kinds))} tasks), or "
+                                                      "benchmark.tasks without it")
+    if data.get("reduce", "first") != "first":
+        raise ConfigError("data.reduce", data.get("reduce"), "first for a benchmark whose tasks have their own "
+                                                            "networks")
 
 
 def known_values(truth: GroundTruth, indices: list[int], tasks: tuple[Task, ...]) -> int:
@@ -78,6 +115,11 @@ class RunPlan:
     size: dict[str, GroundTruth] | None = None
 
     @property
+    def columns(self) -> dict[str, str]:
+        """Each task's score column: its own (`score_<task>`) or the one network's (`score`)."""
+        return {t.name: score_column(t.name if self.benchmark.per_task else None) for t in self.tasks}
+
+    @property
     def reference(self) -> GroundTruth:
         """What the scores are ranked against: the truth, or exact #params when the truth has no value."""
         return self.truth if self.size is None else self.size["params"]
@@ -110,12 +152,15 @@ def plan_run(config: dict[str, Any]) -> RunPlan:
     check_run_settings(config)
     benchmark = get_benchmark(config["space"]["name"])
     tasks = benchmark.select_tasks((config.get("benchmark") or {}).get("tasks"))
+    benchmark.check_data(config["data"])
+    if benchmark.per_task:
+        check_proxy_tasks(config["proxy"], tasks, config["data"])
     space = benchmark.build_space(config["space"])
     indices = select_space(config["space"], len(space))
     truth = benchmark.load_truth(config["truth"], indices)
     check_truth_matches(space, truth, indices)
     size = benchmark.size_truth(space, indices) if known_values(truth, indices, tasks) < 2 else None
-    job = make_job(config)
+    job = make_job(config, tasks if benchmark.per_task else ())
     check_tracking(config.get("tracking") or {"name": "none"})
     Scorer(job, space)  # refuse a bad proxy, reduce setting or input size before anything is written
     return RunPlan(config, benchmark, tasks, indices, truth, job, size)

@@ -59,7 +59,7 @@ def score_run(cfg: DictConfig, run_dir: Path, console: Console | None = None) ->
     config = OmegaConf.to_container(cfg, resolve=True)
     plan = plan_run(config)
     with exclusive(run_dir / ".scores" / ".lock", "hydra.run.dir", str(run_dir), "a run dir"):
-        store = ScoreStore(run_dir, fingerprint(config), console)
+        store = ScoreStore(run_dir, fingerprint(config), console, plan.job.columns)
         write_text(run_dir / "config.yaml", OmegaConf.to_yaml(config))
         scores, _, seconds = compute_scores(plan, store, console)
         summary = write_outputs(plan, scores, seconds, run_dir, console)
@@ -74,7 +74,7 @@ def write_outputs(plan: RunPlan, scores: pl.DataFrame, seconds: float, run_dir: 
 
     with atomic_path(run_dir / "scores.parquet") as tmp:
         scores.write_parquet(tmp)
-    summary = summarise(scores, plan.truth, plan.tasks, seconds, config, plan.size)
+    summary = summarise(scores, plan.truth, plan.tasks, seconds, config, plan.size, plan.columns)
     names = config["proxy"]["name"], config["space"]["name"], config["data"]["name"]
     title = f"{names[0]} on {names[1]} ({len(scores)} archs, data={names[2]})"
     known = known_values(plan.truth, plan.indices, plan.tasks)
@@ -89,7 +89,8 @@ def write_outputs(plan: RunPlan, scores: pl.DataFrame, seconds: float, run_dir: 
         ylabel = {t.name: t.label.replace("test ", f"{metric} ", 1) for t in plan.tasks}
     else:
         rho, ylabel = summary["size_correlation"]["params"]["spearman"], "#params (M)"
-    plot = scatter_plot(scores["score"].to_numpy(), {t.name: plan.reference.values[t.name][index] for t in plan.tasks},
+    plot = scatter_plot({t.name: scores[plan.columns[t.name]].to_numpy() for t in plan.tasks},
+                        {t.name: plan.reference.values[t.name][index] for t in plan.tasks},
                         rho, title, run_dir / "scatter.png", ylabel=ylabel)
     write_json(run_dir / "summary.json", summary)
 

@@ -1,4 +1,8 @@
-"""Score one architecture at a time with a proxy: the job a scoring process holds, and its scorer."""
+"""Score one architecture at a time with a proxy: the job a scoring process holds, and its scorer.
+
+A row holds the architecture's score (`score`), or, for a benchmark whose tasks have their own networks, one
+score per task (`score_<task>`), with the seconds it took and what failed (`error`).
+"""
 
 from __future__ import annotations
 
@@ -19,6 +23,21 @@ REDUCTIONS = ("first", "mean")
 
 
 @dataclass(frozen=True)
+class TaskInput:
+    """One task's input batch, targets and classes, for a benchmark whose tasks have their own networks."""
+
+    name: str
+    x: torch.Tensor
+    y: torch.Tensor | None
+    classes: int
+
+
+def score_column(task: str | None) -> str:
+    """The scores column of a task (`score_<task>`), or of the one network a benchmark scores (`score`)."""
+    return "score" if task is None else f"score_{task}"
+
+
+@dataclass(frozen=True)
 class ScoringJob:
     """Everything a worker needs to score any architecture: picklable, built once per process."""
 
@@ -32,6 +51,12 @@ class ScoringJob:
     device: str = "cpu"
     threads: int = 1
     data: dict[str, Any] | None = None  # the `data.*` settings, for the proxy's needs check
+    tasks: tuple[TaskInput, ...] = ()  # one network per task: each task's input (then x and y are unused)
+
+    @property
+    def columns(self) -> tuple[str, ...]:
+        """The score columns of this job's rows."""
+        return tuple(score_column(t.name) for t in self.tasks) if self.tasks else (score_column(None),)
 
 
 def build_space(spec: Mapping[str, Any]) -> SearchSpace:
@@ -52,29 +77,43 @@ class Scorer:
         torch.set_num_threads(job.threads)
         self.job = job
         self.space = build_space(job.space) if space is None else space
-        self.space.check_input_size(job.x.shape[-1])
+        if not job.tasks:
+            self.space.check_input_size(job.x.shape[-1])
         self.proxy = build_proxy(job.proxy)
         self.proxy.check(job.data or {})
         self.x = job.x.to(job.device)
         self.y = None if job.y is None else job.y.to(job.device)
+        moved: dict[int, torch.Tensor] = {}  # tasks that share an input keep sharing it (one encoder pass)
+        self.task_inputs = {t.name: (moved.setdefault(id(t.x), t.x.to(job.device)),
+                                     None if t.y is None else t.y.to(job.device), t.classes) for t in job.tasks}
 
     def score(self, index: int) -> dict[str, Any]:
-        """One row: index, arch, score, seconds and error.
+        """One row: index, arch, the score(s), seconds and error.
 
         A proxy that fails on this architecture (an exception, out of memory) or returns a non-finite
         value gives a NaN score; the failure is recorded in `error` and the run carries on.
         """
-        candidate = Candidate(self.space, index, self.job.seed, self.job.num_classes)
         start = time.perf_counter()
-        error = None
+        values: dict[str, float] = {}
+        errors: list[str] = []
         try:
-            value = self.score_candidate(candidate)
+            if self.task_inputs:
+                found = self.proxy.score_tasks(self.space, index, self.job.seed, self.task_inputs)
+                values = {score_column(t): float(found[t]) for t in self.task_inputs}
+            else:
+                candidate = Candidate(self.space, index, self.job.seed, self.job.num_classes)
+                values = {score_column(None): self.score_candidate(candidate)}
         except Exception as failure:  # recorded per architecture, never fatal to the run
-            value, error = math.nan, f"{type(failure).__name__}: {failure}"[:500]
+            values = dict.fromkeys(self.job.columns, math.nan)
+            errors.append(f"{type(failure).__name__}: {failure}")
         seconds = time.perf_counter() - start
-        if error is None and not math.isfinite(value):
-            value, error = math.nan, f"non-finite score {value}"
-        return {"index": index, "arch": self.space.arch(index), "score": value, "seconds": seconds, "error": error}
+        for column, value in values.items():
+            if not errors and not math.isfinite(value):
+                values[column] = math.nan
+                where = "" if column == "score" else f"{column.removeprefix('score_')}: "
+                errors.append(f"{where}non-finite score {value}")
+        error = "; ".join(errors)[:500] or None
+        return {"index": index, "arch": self.space.arch(index), **values, "seconds": seconds, "error": error}
 
     def score_candidate(self, candidate: Candidate) -> float:
         """The proxy's score of `candidate` under `data.reduce`: sample 0 of one batch forward ("first"), or the

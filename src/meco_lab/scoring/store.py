@@ -18,7 +18,11 @@ from rich.console import Console
 from meco_lab.core.errors import ConfigError
 from meco_lab.core.io import TMP_SUFFIX, atomic_path, write_text
 
-SCHEMA = {"index": pl.Int64, "arch": pl.String, "score": pl.Float64, "seconds": pl.Float64, "error": pl.String}
+
+def schema(columns: tuple[str, ...] = ("score",)) -> dict[str, pl.DataType]:
+    """The parts' schema for these score columns (`score`, or one `score_<task>` per task)."""
+    return {"index": pl.Int64, "arch": pl.String, **dict.fromkeys(columns, pl.Float64), "seconds": pl.Float64,
+            "error": pl.String}
 
 
 class ScoreStore:
@@ -28,8 +32,10 @@ class ScoreStore:
     config is refused, so scores of different settings never mix.
     """
 
-    def __init__(self, run_dir: Path, fingerprint: dict[str, Any], console: Console | None = None):
+    def __init__(self, run_dir: Path, fingerprint: dict[str, Any], console: Console | None = None,
+                 columns: tuple[str, ...] = ("score",)):
         self.console = console or Console(stderr=True)
+        self.schema = schema(columns)
         self.parts = run_dir / ".scores"
         self.parts.mkdir(parents=True, exist_ok=True)
         for stale in self.parts.glob(f"*{TMP_SUFFIX}"):  # an interrupted write's temporary file
@@ -55,7 +61,7 @@ class ScoreStore:
         frames = []
         for part in sorted(self.parts.glob("part-*.parquet")):
             try:
-                frames.append(pl.read_parquet(part).cast(SCHEMA))  # type: ignore[arg-type]
+                frames.append(pl.read_parquet(part).select(list(self.schema)).cast(self.schema))
             except Exception as error:  # polars raises several kinds for a damaged file
                 moved = part.with_name(part.name + ".corrupt")
                 part.rename(moved)
@@ -63,7 +69,7 @@ class ScoreStore:
                 self.console.print(f"warning: {part} cannot be read ({reason}); moved to {moved.name}, its "
                                    "architectures are scored again", soft_wrap=True, highlight=False)
         if not frames:
-            return pl.DataFrame(schema=SCHEMA)
+            return pl.DataFrame(schema=self.schema)
         return pl.concat(frames).unique("index", keep="first").sort("index")
 
     def append(self, rows: list[dict[str, Any]]) -> None:
@@ -71,6 +77,6 @@ class ScoreStore:
         if not rows:
             return
         buffer = io.BytesIO()  # encoded first, so that a full disk fails in a plain write that names the file
-        pl.DataFrame(rows, schema=SCHEMA).write_parquet(buffer)
+        pl.DataFrame(rows, schema=self.schema).write_parquet(buffer)
         with atomic_path(self._next_part()) as tmp:
             tmp.write_bytes(buffer.getvalue())

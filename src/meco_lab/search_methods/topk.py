@@ -19,32 +19,35 @@ import polars as pl
 from omegaconf import OmegaConf
 from rich.console import Console
 
-from meco_lab.benchmarks import get_benchmark
+from meco_lab.benchmarks import Benchmark, Task, get_benchmark
 from meco_lab.core.checks import check_int
 from meco_lab.core.errors import ConfigError
 from meco_lab.scoring.plan import fingerprint, plan_run
 from meco_lab.scoring.run import score_run
+from meco_lab.scoring.scorer import score_column
 from meco_lab.scoring.selection import select_space
 from meco_lab.search_methods.tables import accuracy_stats, topk_table
 
 SCORE_KEYS = ("space", "proxy", "data", "truth", "benchmark", "seed", "workers", "threads", "device", "chunk")
 
 
-def read_scores(path: str | os.PathLike[str], key: str = "scores") -> tuple[pl.DataFrame, Path]:
-    """A scores table (index, score[, arch]) from a parquet file or a run dir holding `scores.parquet`."""
+def read_scores(path: str | os.PathLike[str], key: str = "scores", column: str = "score") -> tuple[pl.DataFrame, Path]:
+    """A scores table (index, score[, arch]) from a parquet file or a run dir holding `scores.parquet`; `column` is
+    the score column to rank by (a task's `score_<task>` of a benchmark scored per task), read as `score`."""
     file = Path(path).expanduser()
     if file.is_dir():
         file = file / "scores.parquet"
-    allowed = "a scores.parquet with columns index and score (or a scoring run dir holding one)"
+    allowed = f"a scores.parquet with columns index and {column} (or a scoring run dir holding one)"
     if not file.is_file():
         raise ConfigError(key, str(path), allowed)
     try:
         scores = pl.read_parquet(file)
     except Exception as err:  # polars raises several kinds for a file that is not parquet
         raise ConfigError(key, str(path), allowed) from err
-    if not {"index", "score"} <= set(scores.columns):
+    if not {"index", column} <= set(scores.columns):
         raise ConfigError(key, str(path), allowed)
-    return scores, file
+    keep = [c for c in scores.columns if not c.startswith("score") or c == column]
+    return scores.select(keep).rename({column: "score"}), file
 
 
 def find_scoring_run(config: dict[str, Any], indices: list[int], root: Path, exclude: Path) -> Path | None:
@@ -78,6 +81,12 @@ def rank_topk(scores: pl.DataFrame, k: int) -> tuple[pl.DataFrame, int]:
     return finite.sort(["score", "index"], descending=[True, False]).head(k), len(finite)
 
 
+def rank_column(benchmark: Benchmark, tasks: tuple[Task, ...]) -> str:
+    """The score column top-k ranks by: `score`, or for a benchmark scored per task the first selected task's
+    (`benchmark.tasks=[task]` chooses it)."""
+    return score_column(tasks[0].name if benchmark.per_task else None)
+
+
 def score_config(config: dict[str, Any]) -> dict[str, Any]:
     """The `score` config of a search config (for a scoring run of its candidates)."""
     return {**{k: config[k] for k in SCORE_KEYS if k in config}, "tracking": {"name": "none"}}
@@ -88,11 +97,11 @@ def check_topk(config: dict[str, Any]) -> None:
     check_int("k", config["k"])
     space_cfg = config["space"]
     benchmark = get_benchmark(space_cfg["name"])
-    benchmark.select_tasks((config.get("benchmark") or {}).get("tasks"))
+    tasks = benchmark.select_tasks((config.get("benchmark") or {}).get("tasks"))
     indices = select_space(space_cfg, len(benchmark.build_space(space_cfg)))
     benchmark.load_truth(config["truth"], indices)
     if config.get("scores") is not None:
-        read_scores(config["scores"])
+        read_scores(config["scores"], column=rank_column(benchmark, tasks))
     else:
         if config["k"] > len(indices):
             raise ConfigError("k", config["k"], f"an integer in 1..{len(indices)} (the candidates)")
@@ -110,7 +119,7 @@ def topk_run(config: dict[str, Any], run_dir: Path, console: Console) -> tuple[d
     selection_given = any(space_cfg.get(key) is not None for key in ("limit", "sample", "indices"))
 
     if config.get("scores") is not None:
-        scores, path = read_scores(config["scores"])
+        scores, path = read_scores(config["scores"], column=rank_column(benchmark, tasks))
         source = "given"
         if selection_given:
             missing = set(indices) - set(scores["index"].to_list())
@@ -129,7 +138,7 @@ def topk_run(config: dict[str, Any], run_dir: Path, console: Console) -> tuple[d
             score_run(OmegaConf.create(score_config(config)), path.parent)
         else:
             console.print(f"reusing the scores of {path.parent}")
-        scores, path = read_scores(path)
+        scores, path = read_scores(path, column=rank_column(benchmark, tasks))
     scores = scores.filter(pl.col("index").is_in(indices)).unique("index", keep="first").sort("index")
     if "arch" not in scores.columns:
         scores = scores.with_columns(pl.Series("arch", [space.arch(i) for i in scores["index"].to_list()]))
@@ -157,7 +166,7 @@ def topk_run(config: dict[str, Any], run_dir: Path, console: Console) -> tuple[d
         "tasks": {t.name: t.describe() for t in tasks},
         "n_candidates": len(indices),
         "n_finite_scores": n_finite,
-        "scores": {"path": str(path.resolve()), "source": source},
+        "scores": {"path": str(path.resolve()), "source": source, "column": rank_column(benchmark, tasks)},
         "truth": truth.source,
         "std": "population std (ddof=0) over the top-k",
         "config": config,

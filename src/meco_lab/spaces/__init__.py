@@ -5,5 +5,6 @@ from meco_lab.spaces.darts import space as _darts  # noqa: F401  (registers dart
 from meco_lab.spaces.nb201 import space as _nb201  # noqa: F401  (registers nats_tss)
 from meco_lab.spaces.registry import SPACES
 from meco_lab.spaces.sss import space as _sss  # noqa: F401  (registers nats_sss)
+from meco_lab.spaces.tnb101 import space as _tnb101  # noqa: F401  (registers tnb101_micro, tnb101_macro)
 
 __all__ = ["SPACES", "Candidate", "FeatureProbe", "SearchSpace", "Site"]

@@ -2,17 +2,18 @@
 
 from __future__ import annotations
 
-import hashlib
 from abc import ABC, abstractmethod
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from math import sqrt
 
 import numpy as np
 import torch
+import torch.nn.functional as F
 from torch import nn
 
 from meco_lab.core.errors import ConfigError
+from meco_lab.core.seeds import stable_seed
 from meco_lab.spaces.probes import FeatureProbe, Site, collect_probes
 
 __all__ = ["Candidate", "FeatureProbe", "Needed", "SearchSpace", "Site", "arch_seed", "draw_weights"]
@@ -20,8 +21,7 @@ __all__ = ["Candidate", "FeatureProbe", "Needed", "SearchSpace", "Site", "arch_s
 
 def arch_seed(seed: int, index: int) -> int:
     """A 63-bit seed for one architecture, independent of which other architectures run or in what order."""
-    digest = hashlib.blake2b(f"{seed}:{index}".encode(), digest_size=8).digest()
-    return int.from_bytes(digest, "little") >> 1
+    return stable_seed(seed, index)
 
 
 def draw_weights(specs: Sequence[tuple[tuple[int, ...], int]], seed: int) -> list[torch.Tensor]:
@@ -46,11 +46,14 @@ Needed = Callable[[int, int], bool]
 
 
 class SearchSpace(ABC):
-    """A NAS benchmark search space: indexable architectures that build into seeded networks."""
+    """A NAS benchmark search space: indexable architectures that build into seeded networks.
+
+    A space whose networks differ per task (TransNAS-Bench-101: one head per task) lists its `tasks`; then
+    `for_task(task)` is the space of that task's networks, and `task_probes` may share work between tasks.
+    """
 
     name: str
-    benchmark: str | None = None
-    """The NATS-Bench archive that holds this space's results ("tss" or "sss"), if any."""
+    tasks: tuple[str, ...] = ()
 
     @abstractmethod
     def __len__(self) -> int: ...
@@ -72,6 +75,20 @@ class SearchSpace(ABC):
     @abstractmethod
     def network(self, index: int, num_classes: int, seed: int) -> nn.Module:
         """The network of `index` at initialisation, its weights drawn from `arch_seed(seed, index)`."""
+
+    def for_task(self, task: str) -> SearchSpace:
+        """The space of one task's networks (spaces with `tasks` only)."""
+        raise TypeError(f"{self.name} has one network per architecture, not one per task")
+
+    def task_probes(self, index: int, inputs: Mapping[str, torch.Tensor], seed: int,
+                    needed: Needed | None = None) -> dict[str, list[FeatureProbe]]:
+        """Feature probes of every task's network (`inputs`: task -> its input); spaces may share work between
+        tasks (an encoder run once). Each equals `for_task(task).probes(...)`."""
+        return {t: self.for_task(t).probes(index, x, 0, seed, needed) for t, x in inputs.items()}
+
+    def loss(self, output: torch.Tensor, target: torch.Tensor, reduction: str = "mean") -> torch.Tensor:
+        """The training loss of this space's networks, for proxies that take a gradient: cross-entropy here."""
+        return F.cross_entropy(output, target, reduction=reduction)
 
     def size(self, indices: Sequence[int], num_classes: int, resolution: int) -> dict[str, np.ndarray] | None:
         """Exact "params" and "flops" (millions, NATS-Bench units) of `indices`, or None without a closed form."""
@@ -107,3 +124,7 @@ class Candidate:
 
     def probes(self, x: torch.Tensor, needed: Needed | None = None) -> list[FeatureProbe]:
         return self.space.probes(self.index, x, self.num_classes, self.seed, needed)
+
+    def loss(self, output: torch.Tensor, target: torch.Tensor, reduction: str = "mean") -> torch.Tensor:
+        """The loss the space's networks train with (cross-entropy, or a task's own)."""
+        return self.space.loss(output, target, reduction)

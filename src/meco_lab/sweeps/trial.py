@@ -37,7 +37,6 @@ def split_metrics(spec: SweepSpec, plan: RunPlan, scores: pl.DataFrame) -> dict[
     exact #params, as `score` reports them, and the top-10 value is NaN rather than a made-up number.
     """
     index = scores["index"].to_numpy()
-    values = scores["score"].to_numpy()
     parts = {"": np.ones(len(index), dtype=bool)}
     if spec.split:
         rng = np.random.default_rng(spec.split.get("seed", 0))
@@ -47,6 +46,7 @@ def split_metrics(spec: SweepSpec, plan: RunPlan, scores: pl.DataFrame) -> dict[
     out: dict[str, float] = {}
     for prefix, mask in parts.items():
         for task in plan.tasks:
+            values = scores[plan.columns[task.name]].to_numpy()
             metrics = task_metrics(values[mask], plan.reference, index[mask], task)
             if plan.size is not None:
                 metrics["top10_mean_accuracy"] = float("nan")
@@ -62,7 +62,9 @@ def evaluate(spec: SweepSpec, params: dict[str, Any], number: int, cache_dir: Pa
         plan = trial_plan(spec, params, seed, extra)
         scores, passes, seconds = cached_scores(plan, cache_dir, console, label=f"trial {number} seed {seed}")
         row = {"trial": number, **params, "seed": seed, "n_archs": len(scores), "seconds": seconds,
-               "forward_passes": passes, "cache_hit": passes == 0, "n_nan": int(scores["score"].is_nan().sum()),
+               "forward_passes": passes, "cache_hit": passes == 0,
+               "n_nan": int(scores.select(pl.any_horizontal(pl.col(list(set(plan.columns.values()))).is_nan())).sum()
+                            .item()),
                "truth": plan.reference.source, "ranked_against": "accuracy" if plan.size is None else "params"}
         row.update(split_metrics(spec, plan, scores))
         rows.append(row)

@@ -9,12 +9,12 @@ a genotype's score does not depend on which other genotypes share the space.
 
 from __future__ import annotations
 
-import hashlib
 from collections.abc import Sequence
 
 import torch
 from torch import nn
 
+from meco_lab.core.seeds import stable_seed
 from meco_lab.spaces.base import SearchSpace
 from meco_lab.spaces.darts.genotype import format_genotype, parse_genotype
 from meco_lab.spaces.darts.network import NetworkCIFAR
@@ -23,8 +23,7 @@ from meco_lab.spaces.registry import SPACES
 
 def genotype_seed(seed: int, genotype: str) -> int:
     """A 63-bit weight seed for one genotype under `seed`."""
-    digest = hashlib.blake2b(f"{seed}:{genotype}".encode(), digest_size=8).digest()
-    return int.from_bytes(digest, "little") >> 1
+    return stable_seed(seed, genotype)
 
 
 class DartsLogits(NetworkCIFAR):

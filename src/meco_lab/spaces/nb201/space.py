@@ -28,7 +28,6 @@ class NatsTss(SearchSpace):
 
     name = "nats_tss"
     reductions = 2
-    benchmark = "tss"
 
     def __init__(self, channels: int = 16, cells_per_stage: int = 5):
         self.channels, self.cells_per_stage = channels, cells_per_stage

@@ -39,7 +39,6 @@ class NatsSss(SearchSpace):
 
     name = "nats_sss"
     reductions = 2
-    benchmark = "sss"
 
     def __init__(self):
         self._channels = nats_sss_channels()
