@@ -127,3 +127,17 @@ def test_cli_scores_every_task_in_its_own_column(cli, tmp_path):
                                           "benchmark.tasks=[class_scene,room_layout,jigsaw]"])).job).score(3)
     assert row["score_room_layout"] == scores["score_room_layout"][3]  # the CLI's row is the scorer's, bit for bit
     assert (REPO / "conf" / "space" / "tnb101_macro.yaml").is_file()
+
+
+def test_a_failing_task_is_recorded_and_the_other_tasks_are_scored():
+    """Macro #3 (64-433132-basic) has four stride-2 stages: a 64 x 64 jigsaw tile reaches 1 x 1, where train-mode
+    batch-norm of one sample is undefined. Jigsaw gets NaN and its error; class_scene is still scored."""
+    plan = plan_run(compose_config(["space=tnb101_macro", "space.limit=1", "benchmark.tasks=[class_scene,jigsaw]"]))
+    row = Scorer(plan.job).score(3)
+    assert row["arch"] == "64-433132-basic" and np.isfinite(row["score_class_scene"])
+    assert np.isnan(row["score_jigsaw"]) and row["error"] == (
+        "jigsaw: ValueError: Expected more than 1 value per channel when training, got input size "
+        "torch.Size([1, 128, 1, 1])")
+    two = plan_run(compose_config(["space=tnb101_macro", "space.limit=1", "benchmark.tasks=[jigsaw]",
+                                   "data.samples=2"]))
+    assert np.isfinite(Scorer(two.job).score(3)["score_jigsaw"])  # batch-norm over two samples: defined

@@ -11,6 +11,9 @@ import torch
 from meco_lab.core.registry import Registry
 from meco_lab.spaces.base import Candidate, SearchSpace
 
+TaskBatch = tuple[torch.Tensor, torch.Tensor | None, int]
+"""One task's inputs, targets (or None) and classes."""
+
 
 class Proxy(ABC):
     """A zero-cost proxy: one score per architecture, higher meaning better."""
@@ -33,11 +36,17 @@ class Proxy(ABC):
         return None
 
     def score_tasks(self, space: SearchSpace, index: int, seed: int,
-                    inputs: Mapping[str, tuple[torch.Tensor, torch.Tensor | None, int]]) -> dict[str, float]:
+                    inputs: Mapping[str, TaskBatch]) -> dict[str, float | Exception]:
         """Scores of architecture `index` on every task of a space with one network per task; `inputs`: task ->
-        (x, y, classes). Each is `score` of that task's network; proxies may share work between the tasks."""
-        return {t: self.score(Candidate(space.for_task(t), index, seed, classes), x, y)
-                for t, (x, y, classes) in inputs.items()}
+        (x, y, classes). Each is `score` of that task's network, or the error it raised (the other tasks are still
+        scored); proxies may share work between the tasks."""
+        out: dict[str, float | Exception] = {}
+        for t, (x, y, classes) in inputs.items():
+            try:
+                out[t] = self.score(Candidate(space.for_task(t), index, seed, classes), x, y)
+            except Exception as error:
+                out[t] = error
+        return out
 
     @abstractmethod
     def score(self, candidate: Candidate, x: torch.Tensor, y: torch.Tensor | None = None) -> float:

@@ -16,7 +16,7 @@ import numpy as np
 import torch
 
 from meco_lab.core.checks import check_int
-from meco_lab.proxies.base import PROXIES, Proxy
+from meco_lab.proxies.base import PROXIES, Proxy, TaskBatch
 from meco_lab.proxies.correlation import correlation
 from meco_lab.proxies.hook_sets import hook_filter
 from meco_lab.spaces.base import Candidate, FeatureProbe, SearchSpace, Site
@@ -33,7 +33,10 @@ def first_sample(probe: FeatureProbe) -> torch.Tensor | None:
 
 
 def stack_rows(mats: list[torch.Tensor]) -> torch.Tensor:
-    """Stack C x L matrices into K x C x L, copying each once in whichever layout it already has."""
+    """Stack C x L matrices into K x C x L with the channels fastest (the layout the correlation GEMM gets), copying
+    each once; a single matrix already in that layout (channels-last features) is used without a copy."""
+    if len(mats) == 1 and mats[0].stride(0) == 1:
+        return mats[0].unsqueeze(0)
     return torch.stack([m.mT for m in mats]).mT
 
 
@@ -146,9 +149,9 @@ class ProbeProxy(Proxy):
 
     @torch.no_grad()
     def score_tasks(self, space: SearchSpace, index: int, seed: int,
-                    inputs: Mapping[str, tuple[torch.Tensor, torch.Tensor | None, int]]) -> dict[str, float]:
+                    inputs: Mapping[str, TaskBatch]) -> dict[str, float | Exception]:
         probes = space.task_probes(index, {t: x for t, (x, _, _) in inputs.items()}, seed, self.needed)
-        return {t: self.from_probes(probes[t], seed, index) for t in inputs}
+        return {t: p if isinstance(p, Exception) else self.from_probes(p, seed, index) for t, p in probes.items()}
 
 
 @PROXIES.register("meco")

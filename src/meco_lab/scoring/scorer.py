@@ -94,24 +94,29 @@ class Scorer:
         value gives a NaN score; the failure is recorded in `error` and the run carries on.
         """
         start = time.perf_counter()
-        values: dict[str, float] = {}
-        errors: list[str] = []
+        found: dict[str | None, float | Exception]
         try:
             if self.task_inputs:
-                found = self.proxy.score_tasks(self.space, index, self.job.seed, self.task_inputs)
-                values = {score_column(t): float(found[t]) for t in self.task_inputs}
+                found = dict(self.proxy.score_tasks(self.space, index, self.job.seed, self.task_inputs))
             else:
-                candidate = Candidate(self.space, index, self.job.seed, self.job.num_classes)
-                values = {score_column(None): self.score_candidate(candidate)}
+                found = {None: self.score_candidate(Candidate(self.space, index, self.job.seed, self.job.num_classes))}
         except Exception as failure:  # recorded per architecture, never fatal to the run
+            found = {}
             values = dict.fromkeys(self.job.columns, math.nan)
-            errors.append(f"{type(failure).__name__}: {failure}")
+            errors = [f"{type(failure).__name__}: {failure}"]
         seconds = time.perf_counter() - start
-        for column, value in values.items():
-            if not errors and not math.isfinite(value):
-                values[column] = math.nan
-                where = "" if column == "score" else f"{column.removeprefix('score_')}: "
+        if found:
+            values, errors = {}, []
+        for task, value in found.items():  # per task (None: the one network): its error, or a non-finite value
+            where = "" if task is None else f"{task}: "
+            if isinstance(value, Exception):
+                values[score_column(task)] = math.nan
+                errors.append(f"{where}{type(value).__name__}: {value}")
+            elif not math.isfinite(value):
+                values[score_column(task)] = math.nan
                 errors.append(f"{where}non-finite score {value}")
+            else:
+                values[score_column(task)] = float(value)
         error = "; ".join(errors)[:500] or None
         return {"index": index, "arch": self.space.arch(index), **values, "seconds": seconds, "error": error}
 

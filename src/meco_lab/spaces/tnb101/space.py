@@ -138,21 +138,32 @@ class TnbSpace(SearchSpace):
         return self._heads[key]
 
     def task_probes(self, index: int, inputs: Mapping[str, torch.Tensor], seed: int,
-                    needed: Needed | None = None) -> dict[str, list[FeatureProbe]]:
+                    needed: Needed | None = None) -> dict[str, list[FeatureProbe] | Exception]:
         """Every task's feature probes for `index` (tasks and their inputs in `inputs`), the encoder run once per
-        distinct input; equal to `for_task(t).probes(...)` of each task."""
+        distinct input; equal to `for_task(t).probes(...)` of each task. A task whose forward fails (e.g. jigsaw's
+        64 x 64 tiles reduced to 1 x 1, where train-mode batch-norm of one sample is undefined) maps to its error,
+        and the other tasks are still probed."""
         encoder = self.encoder(index, seed)
-        encoded: dict[int, tuple[list[FeatureProbe], torch.Tensor]] = {}
-        out: dict[str, list[FeatureProbe]] = {}
+        encoded: dict[int, tuple[list[FeatureProbe], torch.Tensor] | Exception] = {}
+        out: dict[str, list[FeatureProbe] | Exception] = {}
         with torch.no_grad():
             for task, x in inputs.items():
-                if id(x) not in encoded:
-                    encoded[id(x)] = self._encode(encoder, x, task)
-                encoder_probes, features = encoded[id(x)]
-                head = self.shared_head(task, index, seed)
-                head_probes = rename(collect_probes(head, features), "decoder")
-                head_probes[-1].sites.append(Site("", TaskNetwork.__name__, False))  # the network's own output
-                out[task] = [*encoder_probes, *head_probes]
+                try:
+                    if id(x) not in encoded:
+                        try:
+                            encoded[id(x)] = self._encode(encoder, x, task)
+                        except Exception as error:
+                            encoded[id(x)] = error
+                    done = encoded[id(x)]
+                    if isinstance(done, Exception):
+                        raise done
+                    encoder_probes, features = done
+                    head = self.shared_head(task, index, seed)
+                    head_probes = rename(collect_probes(head, features), "decoder")
+                    head_probes[-1].sites.append(Site("", TaskNetwork.__name__, False))  # the network's own output
+                    out[task] = [*encoder_probes, *head_probes]
+                except Exception as error:
+                    out[task] = error
         return out
 
     @staticmethod
