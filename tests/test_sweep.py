@@ -81,10 +81,10 @@ def test_report_tables_match_the_trials(quick_sweep):
     trials = pl.read_parquet(quick_sweep / "a" / "trials.parquet")
     report = (quick_sweep / "a" / "report.md").read_text()
     rows = [[c.strip() for c in line.strip().strip("|").split("|")] for line in report.splitlines()
-            if line.startswith("| ") and len(line.split("|")) == 10 and not line.startswith("| proxy.n |")]
+            if line.startswith("| ") and len(line.split("|")) == 11 and not line.startswith("| proxy.n |")]
     assert len(rows) == 6 * 3
     paper = {4: "n4", 6: "n6", 8: "n8"}
-    for n, dataset, rho, tau, _top, ref, diff, seeds in rows:
+    for n, dataset, rho, _ci, tau, _top, ref, diff, seeds in rows:
         mine = trials.filter(pl.col("proxy.n") == int(n))
         for cell, metric in ((rho, "spearman"), (tau, "kendall")):
             values = mine[f"{metric}_{dataset}"]

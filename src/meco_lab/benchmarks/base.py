@@ -87,6 +87,10 @@ class Benchmark(ABC):
         """Refuse `data.*` settings the benchmark cannot be scored with (ConfigError); any by default."""
         return None
 
+    def input_shape(self, task: Task, spec: Mapping[str, Any]) -> tuple[int, ...]:
+        """One input's shape for `task`'s network under the space config `spec` (benchmarks with `per_task`)."""
+        return tuple(task.input_shape)
+
     def build_space(self, spec: Mapping[str, Any]) -> SearchSpace:
         return SPACES.get(self.space_name)(**space_options(spec))
 

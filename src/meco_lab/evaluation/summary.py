@@ -9,16 +9,20 @@ import numpy as np
 import polars as pl
 
 from meco_lab.benchmarks import GroundTruth, Task
-from meco_lab.evaluation.metrics import rank_metrics
+from meco_lab.evaluation.metrics import BOOTSTRAP_RESAMPLES, BOOTSTRAP_SEED, rank_metrics, spearman_interval
 
 METRICS = ("spearman", "kendall", "top10_mean_accuracy")
-"""The per-task metrics of a summary (and of a sweep's trial rows)."""
+"""The per-task metrics of a summary (and of a sweep's trial rows, which add `spearman_lo` and `spearman_hi`)."""
 
 
 def task_metrics(values: np.ndarray, truth: GroundTruth, index: np.ndarray, task: Task) -> dict[str, float]:
-    """rho, tau and the top-10 mean truth value of one task (rho and tau oriented by the task's direction)."""
-    m = rank_metrics(values, truth.values[task.name][index], higher_is_better=task.higher_is_better)
-    return {"spearman": m["spearman"], "kendall": m["kendall"], "top10_mean_accuracy": m["top_mean_accuracy"]}
+    """rho, tau and the top-10 mean truth value of one task (rho and tau oriented by the task's direction), and
+    rho's 95% bootstrap interval (`spearman_lo`, `spearman_hi`)."""
+    reference = truth.values[task.name][index]
+    m = rank_metrics(values, reference, higher_is_better=task.higher_is_better)
+    lo, hi = spearman_interval(values, reference, task.higher_is_better)
+    return {"spearman": m["spearman"], "kendall": m["kendall"], "top10_mean_accuracy": m["top_mean_accuracy"],
+            "spearman_lo": lo, "spearman_hi": hi}
 
 
 def summarise(scores: pl.DataFrame, truth: GroundTruth, tasks: Sequence[Task], seconds: float,
@@ -41,6 +45,9 @@ def summarise(scores: pl.DataFrame, truth: GroundTruth, tasks: Sequence[Task], s
         "seconds": seconds,
         "arch_seconds_sum": float(scores["seconds"].sum()),
         **{metric: {name: m[metric] for name, m in per_task.items()} for metric in METRICS},
+        "spearman_ci95": {name: [m["spearman_lo"], m["spearman_hi"]] for name, m in per_task.items()},
+        "bootstrap": {"resamples": BOOTSTRAP_RESAMPLES, "seed": BOOTSTRAP_SEED,
+                      "what": "architectures resampled with replacement; 2.5th and 97.5th percentiles of rho"},
         "tasks": {t.name: t.describe() for t in tasks},
         "truth": truth.source,
         "config": config,

@@ -24,12 +24,14 @@ def results_table(summary: dict[str, Any], title: str, tasks: Sequence[Task]) ->
     shared = len(metrics) == 1
     table = Table(title=f"{title}: {metrics.pop()}" if shared else title)
     table.add_column("task", no_wrap=True, min_width=max(len(t.name) for t in tasks))
-    for column in ("spearman rho", "kendall tau", "top-10 mean"):
-        table.add_column(column, justify="right")
+    for column in ("spearman rho", "95% CI", "kendall tau", "top-10 mean"):
+        table.add_column(column, justify="right", no_wrap=True)
     if not shared:
         table.add_column("metric", overflow="fold")
     for t in tasks:
-        table.add_row(t.name, value_cell(summary["spearman"][t.name], 4), value_cell(summary["kendall"][t.name], 4),
+        lo, hi = summary.get("spearman_ci95", {}).get(t.name, (None, None))
+        table.add_row(t.name, value_cell(summary["spearman"][t.name], 4),
+                      f"{value_cell(lo, 3)} .. {value_cell(hi, 3)}", value_cell(summary["kendall"][t.name], 4),
                       value_cell(summary["top10_mean_accuracy"][t.name], 2 if t.unit == "%" else 4),
                       *([] if shared else [metric_label(t)]))
     return table

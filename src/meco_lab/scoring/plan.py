@@ -43,13 +43,15 @@ def fingerprint(cfg: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
-def task_inputs(tasks: tuple[Task, ...], samples: int, seed: int) -> tuple[TaskInput, ...]:
+def task_inputs(tasks: tuple[Task, ...], samples: int, seed: int,
+                shapes: dict[str, tuple[int, ...]] | None = None) -> tuple[TaskInput, ...]:
     """Each task's Gaussian input at its own shape and random targets of its own shape, from `seed`: tasks with one
-    input shape get one and the same tensor (so a shared encoder runs once on it); independent of the task set."""
+    input shape get one and the same tensor (so a shared encoder runs once on it); independent of the task set.
+    `shapes` replaces tasks' own input shapes."""
     inputs: dict[tuple[int, ...], torch.Tensor] = {}
     out = []
     for task in tasks:
-        shape = tuple(task.input_shape)
+        shape = tuple((shapes or {}).get(task.name, task.input_shape))
         if shape not in inputs:
             inputs[shape] = random_input(shape, samples, seed)
         targets = task.random_targets(samples, torch.Generator().manual_seed(stable_seed(seed, task.name)))
@@ -57,7 +59,8 @@ def task_inputs(tasks: tuple[Task, ...], samples: int, seed: int) -> tuple[TaskI
     return tuple(out)
 
 
-def make_job(cfg: dict[str, Any], tasks: tuple[Task, ...] = ()) -> ScoringJob:
+def make_job(cfg: dict[str, Any], tasks: tuple[Task, ...] = (),
+             shapes: dict[str, tuple[int, ...]] | None = None) -> ScoringJob:
     """The scoring job of a config: its input batch (seeded), proxy, space and run options; with `tasks` (a benchmark
     whose tasks have their own networks), each task's input instead."""
     data = cfg["data"]
@@ -66,7 +69,7 @@ def make_job(cfg: dict[str, Any], tasks: tuple[Task, ...] = ()) -> ScoringJob:
     return ScoringJob(space=cfg["space"], proxy=cfg["proxy"], x=x, y=y, seed=cfg["seed"],
                       num_classes=NUM_CLASSES[data["name"]], reduce=data.get("reduce", "first"),
                       device=resolve_device(cfg["device"]), threads=cfg["threads"], data=data,
-                      tasks=task_inputs(tasks, data["samples"], cfg["seed"]) if tasks else ())
+                      tasks=task_inputs(tasks, data["samples"], cfg["seed"], shapes) if tasks else ())
 
 
 def check_proxy_tasks(proxy: dict[str, Any], tasks: tuple[Task, ...], data: dict[str, Any]) -> None:
@@ -160,7 +163,8 @@ def plan_run(config: dict[str, Any]) -> RunPlan:
     truth = benchmark.load_truth(config["truth"], indices)
     check_truth_matches(space, truth, indices)
     size = benchmark.size_truth(space, indices) if known_values(truth, indices, tasks) < 2 else None
-    job = make_job(config, tasks if benchmark.per_task else ())
+    shapes = {t.name: benchmark.input_shape(t, config["space"]) for t in tasks} if benchmark.per_task else None
+    job = make_job(config, tasks if benchmark.per_task else (), shapes)
     check_tracking(config.get("tracking") or {"name": "none"})
     Scorer(job, space)  # refuse a bad proxy, reduce setting or input size before anything is written
     return RunPlan(config, benchmark, tasks, indices, truth, job, size)

@@ -41,6 +41,13 @@ def draw_weights(specs: Sequence[tuple[tuple[int, ...], int]], seed: int) -> lis
     return out
 
 
+def seeded_build(build: Callable[[], nn.Module], seed: int) -> nn.Module:
+    """`build()`, its PyTorch initialisation drawn from `seed` (the global generator forked: nothing else moves)."""
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(seed)
+        return build()
+
+
 Needed = Callable[[int, int], bool]
 """needed(channels, positions): can a feature map of this shape change the proxy's value?"""
 

@@ -17,10 +17,12 @@ import polars as pl
 from rich.console import Console
 
 from meco_lab.core.io import write_text
+from meco_lab.evaluation.tables import value_cell
 from meco_lab.sweeps.paper import paper_value
 from meco_lab.sweeps.spec import SweepRecord
 
-METRIC_COLUMNS = {"spearman": "rho", "kendall": "tau", "top10_mean_accuracy": "top-10 acc."}
+METRIC_COLUMNS = {"spearman": "rho", "kendall": "tau", "top10_mean_accuracy": "top-10 acc.",
+                  "spearman_lo": "rho 95% CI low", "spearman_hi": "rho 95% CI high"}
 
 
 def aggregate(trials: pl.DataFrame, keys: list[str], tasks: list[str], prefix: str = "") -> pl.DataFrame:
@@ -36,7 +38,15 @@ def aggregate(trials: pl.DataFrame, keys: list[str], tasks: list[str], prefix: s
     return trials.group_by(keys, maintain_order=True).agg(exprs).sort(keys)
 
 
+def interval(row: dict[str, Any], metric: str, task: str) -> str:
+    """A bootstrap 95% interval cell (the mean over seeds of each seed's interval); empty for sweeps run before
+    intervals were recorded."""
+    lo, hi = row.get(f"{metric}_lo_{task}_mean"), row.get(f"{metric}_hi_{task}_mean")
+    return "" if lo is None or hi is None else f"{value_cell(lo, 3)} .. {value_cell(hi, 3)}"
+
+
 def paper_for(paper: dict[str, str], value: Any) -> dict[str, float] | None:
+    """The paper's value per task for a point (`paper` maps point labels to paths in paper_results.yaml)."""
     path = paper.get(str(value))
     return paper_value(path) if path else None
 
@@ -81,14 +91,15 @@ def plot_sweep(agg: pl.DataFrame, record: SweepRecord, paper: dict[str, str], x:
 
 def markdown_table(agg: pl.DataFrame, record: SweepRecord, paper_paths: dict[str, str], keys: list[str],
                    prefix: str = "") -> list[str]:
-    head = [*keys, "task", "rho (mean ± std)", "tau (mean ± std)", "top-10", "paper rho", "diff", "seeds"]
+    head = [*keys, "task", "rho (mean ± std)", "rho 95% CI", "tau (mean ± std)", "top-10", "paper rho", "diff", "seeds"]
     lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
     for row in agg.iter_rows(named=True):
-        paper = paper_for(paper_paths, row[keys[0]]) if len(keys) == 1 else None
+        paper = paper_for(paper_paths, point_label(row, keys))
         for d in record.tasks:
             rho = row[f"{prefix}spearman_{d}_mean"]
             ref = paper.get(d) if paper else None
             cells = [*(str(row[k]) for k in keys), d, f"{rho:.4f} ± {row[f'{prefix}spearman_{d}_std']:.4f}",
+                     interval(row, f"{prefix}spearman", d),
                      f"{row[f'{prefix}kendall_{d}_mean']:.4f} ± {row[f'{prefix}kendall_{d}_std']:.4f}",
                      top_value(row[f"{prefix}top10_mean_accuracy_{d}_mean"], record.tasks[d]),
                      "" if ref is None else f"{ref:.3f}",
@@ -97,30 +108,38 @@ def markdown_table(agg: pl.DataFrame, record: SweepRecord, paper_paths: dict[str
     return lines
 
 
-def seconds_per_arch(trials: pl.DataFrame, key: str) -> dict[Any, float]:
-    """Scoring seconds per freshly scored architecture, per value of `key` (cache hits excluded)."""
+def point_label(row: dict[str, Any], keys: list[str]) -> str:
+    """A point's values joined by `/`: the key of the sweep's `paper` map (`4`, or `tnb101_micro/meco`)."""
+    return "/".join(str(row[k]) for k in keys)
+
+
+def seconds_per_arch(trials: pl.DataFrame, keys: list[str]) -> dict[str, float]:
+    """Scoring seconds per freshly scored architecture, per point (cache hits excluded)."""
     fresh = trials.filter(pl.col("forward_passes") > 0)
-    rows = fresh.group_by(key).agg((pl.col("seconds").sum() / pl.col("forward_passes").sum()).alias("s"))
-    return dict(zip(rows[key].to_list(), rows["s"].to_list(), strict=True))
+    rows = fresh.group_by(keys).agg((pl.col("seconds").sum() / pl.col("forward_passes").sum()).alias("s"))
+    return {point_label(r, keys): r["s"] for r in rows.iter_rows(named=True)}
 
 
 def summary_table(agg: pl.DataFrame, trials: pl.DataFrame, record: SweepRecord, paper_paths: dict[str, str],
-                  key: str) -> list[str]:
-    """One row per swept value (the paper's Table 1 layout): rho per task with the paper's value in
-    brackets, the top-10 mean value per task (Table 12) and the seconds per architecture."""
+                  keys: list[str]) -> list[str]:
+    """One row per point (the paper's Table 1 layout): rho per task with the paper's value in brackets, the top-10
+    mean value per task (Table 12) and the seconds per architecture."""
     tasks = list(record.tasks)
-    cost = seconds_per_arch(trials, key)
-    head = [key, *(f"rho {d} (paper)" for d in tasks), "top-10 " + " / ".join(tasks), "s/arch"]
+    cost = seconds_per_arch(trials, keys)
+    head = [*keys, *(f"rho {d} (paper)" for d in tasks), "top-10 " + " / ".join(tasks), "s/arch"]
     lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
-    values = next(p.values for p in record.spec.params if p.name == key)
-    order = {str(v): i for i, v in enumerate(values)} if values is not None else {}
-    for row in sorted(agg.iter_rows(named=True), key=lambda r: order.get(str(r[key]), len(order))):
-        paper = paper_for(paper_paths, row[key]) or {}
-        rhos = [f"{row[f'spearman_{d}_mean']:.3f}" + (f" ({paper[d]:.2f})" if d in paper else "") for d in tasks]
+    orders = [{str(v): i for i, v in enumerate(p.values or ())} for p in record.spec.params]
+
+    def position(row: dict[str, Any]) -> tuple[int, ...]:
+        return tuple(order.get(str(row[k]), len(order)) for k, order in zip(keys, orders, strict=True))
+
+    for row in sorted(agg.iter_rows(named=True), key=position):
+        paper = paper_for(paper_paths, point_label(row, keys)) or {}
+        rhos = [value_cell(row[f"spearman_{d}_mean"], 3) + (f" ({paper[d]:.2f})" if d in paper else "") for d in tasks]
         top = " / ".join(top_value(row[f"top10_mean_accuracy_{d}_mean"], record.tasks[d]) for d in tasks)
-        seconds = cost.get(row[key])
-        lines.append("| " + " | ".join([str(row[key]), *rhos, top, "" if seconds is None else f"{seconds:.3f}"])
-                     + " |")
+        seconds = cost.get(point_label(row, keys))
+        lines.append("| " + " | ".join([*(str(row[k]) for k in keys), *rhos, top,
+                                        "" if seconds is None else f"{seconds:.3f}"]) + " |")
     return lines
 
 
@@ -170,9 +189,8 @@ def write_report(sweep_dir: Path, publish_wandb: bool = False, console: Console 
         agg = aggregate(trials, keys, tasks)
         plot = plot_sweep(agg, record, paper, keys[0], keys[1] if len(keys) > 1 else None, sweep_dir / "rho.png")
         lines += [f"![rho against {keys[0]}]({plot.name})", ""]
-        if len(keys) == 1:
-            lines += ["Mean over seeds; seconds per architecture over the runs that scored (not cache hits).", "",
-                      *summary_table(agg, trials, record, paper, keys[0]), ""]
+        lines += ["Mean over seeds; seconds per architecture over the runs that scored (not cache hits).", "",
+                  *summary_table(agg, trials, record, paper, keys), ""]
         lines += markdown_table(agg, record, paper, keys)
     else:
         lines += tpe_section(trials, record, keys, sweep_dir)

@@ -50,7 +50,7 @@ def split_metrics(spec: SweepSpec, plan: RunPlan, scores: pl.DataFrame) -> dict[
             metrics = task_metrics(values[mask], plan.reference, index[mask], task)
             if plan.size is not None:
                 metrics["top10_mean_accuracy"] = float("nan")
-            out.update({f"{prefix}{m}_{task.name}": metrics[m] for m in METRICS})
+            out.update({f"{prefix}{m}_{task.name}": metrics[m] for m in (*METRICS, "spearman_lo", "spearman_hi")})
     return out
 
 

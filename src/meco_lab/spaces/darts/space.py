@@ -15,7 +15,7 @@ import torch
 from torch import nn
 
 from meco_lab.core.seeds import stable_seed
-from meco_lab.spaces.base import SearchSpace
+from meco_lab.spaces.base import SearchSpace, seeded_build
 from meco_lab.spaces.darts.genotype import format_genotype, parse_genotype
 from meco_lab.spaces.darts.network import NetworkCIFAR
 from meco_lab.spaces.registry import SPACES
@@ -51,6 +51,5 @@ class DartsGenotypes(SearchSpace):
 
     def network(self, index: int, num_classes: int, seed: int) -> nn.Module:
         arch = self.genotypes[index]
-        with torch.random.fork_rng(devices=[]):
-            torch.manual_seed(genotype_seed(seed, arch))
-            return DartsLogits(self.channels, num_classes, self.layers, False, parse_genotype(arch))
+        return seeded_build(lambda: DartsLogits(self.channels, num_classes, self.layers, False, parse_genotype(arch)),
+                            genotype_seed(seed, arch))
