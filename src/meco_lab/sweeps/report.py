@@ -46,9 +46,14 @@ def interval(row: dict[str, Any], metric: str, task: str) -> str:
 
 
 def paper_for(paper: dict[str, str], value: Any) -> dict[str, float] | None:
-    """The paper's value per task for a point (`paper` maps point labels to paths in paper_results.yaml)."""
+    """The paper's value per task for a point. `paper` maps point labels to paths in paper_results.yaml; a path to
+    one number names its task after an `@` (`table2_nb301_cifar10_rho.meco@cifar10`)."""
     path = paper.get(str(value))
-    return paper_value(path) if path else None
+    if not path:
+        return None
+    path, _, task = path.partition("@")
+    found = paper_value(path)
+    return {task: found} if task else found
 
 
 def plot_sweep(agg: pl.DataFrame, record: SweepRecord, paper: dict[str, str], x: str, series: str | None,
@@ -67,8 +72,8 @@ def plot_sweep(agg: pl.DataFrame, record: SweepRecord, paper: dict[str, str], x:
     for ax, d in zip(axes.flat, tasks, strict=False):
         for g in groups:
             label = f"{series}={g[series][0]}" if series else "meco_lab (mean ± std over seeds)"
-            ax.errorbar([pos[v] for v in g[x].to_list()], g[f"{prefix}spearman_{d}_mean"].to_list(),
-                        yerr=g[f"{prefix}spearman_{d}_std"].to_list(), marker="o", capsize=3, label=label)
+            means, stds = (g[f"{prefix}spearman_{d}_{m}"].fill_null(float("nan")).to_list() for m in ("mean", "std"))
+            ax.errorbar([pos[v] for v in g[x].to_list()], means, yerr=stds, marker="o", capsize=3, label=label)
         paper_points = [(pos[v], paper_for(paper, v).get(d)) for v in xs if paper_for(paper, v)]
         paper_points = [(p, v) for p, v in paper_points if v is not None]
         if paper_points:
@@ -96,7 +101,9 @@ def markdown_table(agg: pl.DataFrame, record: SweepRecord, paper_paths: dict[str
     for row in agg.iter_rows(named=True):
         paper = paper_for(paper_paths, point_label(row, keys))
         for d in record.tasks:
-            rho = row[f"{prefix}spearman_{d}_mean"]
+            rho = row.get(f"{prefix}spearman_{d}_mean")
+            if rho is None:  # a point of a sweep over benchmarks without this task
+                continue
             ref = paper.get(d) if paper else None
             cells = [*(str(row[k]) for k in keys), d, f"{rho:.4f} ± {row[f'{prefix}spearman_{d}_std']:.4f}",
                      interval(row, f"{prefix}spearman", d),
@@ -135,8 +142,9 @@ def summary_table(agg: pl.DataFrame, trials: pl.DataFrame, record: SweepRecord, 
 
     for row in sorted(agg.iter_rows(named=True), key=position):
         paper = paper_for(paper_paths, point_label(row, keys)) or {}
-        rhos = [value_cell(row[f"spearman_{d}_mean"], 3) + (f" ({paper[d]:.2f})" if d in paper else "") for d in tasks]
-        top = " / ".join(top_value(row[f"top10_mean_accuracy_{d}_mean"], record.tasks[d]) for d in tasks)
+        rhos = [value_cell(row.get(f"spearman_{d}_mean"), 3) + (f" ({paper[d]:.2f})" if d in paper else "")
+                for d in tasks]
+        top = " / ".join(top_value(row.get(f"top10_mean_accuracy_{d}_mean"), record.tasks[d]) for d in tasks)
         seconds = cost.get(point_label(row, keys))
         lines.append("| " + " | ".join([*(str(row[k]) for k in keys), *rhos, top,
                                         "" if seconds is None else f"{seconds:.3f}"]) + " |")

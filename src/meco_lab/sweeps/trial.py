@@ -56,7 +56,10 @@ def split_metrics(spec: SweepSpec, plan: RunPlan, scores: pl.DataFrame) -> dict[
 
 def evaluate(spec: SweepSpec, params: dict[str, Any], number: int, cache_dir: Path, extra: Sequence[str],
              console: Console) -> tuple[float, list[dict[str, Any]]]:
-    """Score the point at every seed (through the cache under `cache_dir`); the objective and one row per seed."""
+    """Score the point at every seed (through the cache under `cache_dir`); the objective and one row per seed.
+
+    The objective is `<metric>.<task>` averaged over the seeds; for a point whose benchmark lacks that task (a sweep
+    over benchmarks), the metric averaged over the point's own tasks."""
     rows = []
     for seed in spec.seeds:
         plan = trial_plan(spec, params, seed, extra)
@@ -69,8 +72,10 @@ def evaluate(spec: SweepSpec, params: dict[str, Any], number: int, cache_dir: Pa
         row.update(split_metrics(spec, plan, scores))
         rows.append(row)
     head, task = spec.objective
-    key = f"{'tune_' if spec.split else ''}{head}_{task}"
-    return float(np.mean([r[key] for r in rows])), rows
+    prefix = f"{'tune_' if spec.split else ''}{head}_"
+    if task not in {t.name for t in plan.tasks}:  # a point of a sweep over benchmarks without the objective's task
+        return float(np.nanmean([r[prefix + t.name] for r in rows for t in plan.tasks])), rows
+    return float(np.mean([r[prefix + task] for r in rows])), rows
 
 
 def log_trial(spec: SweepSpec, tracking: str, sweep_dir: Path, extra: Sequence[str], number: int,
