@@ -31,6 +31,13 @@ paper PROFILE="":
     {{python}} -m meco_lab.sweep seeds sweep.workers=2 {{ if PROFILE != "" { "profile=" + PROFILE } else { "" } }}
     {{python}} -m meco_lab.reproduce {{ if PROFILE != "" { "--profile " + PROFILE + " --out outputs/paper-" + PROFILE + ".md" } else { "" } }}
 
+# The paper's Tables 2 and 8-11: the transnas and benchmarks sweeps (long on a CPU; `quick` for a check), then the
+# comparison (written beside the TSS tables by python -m meco_lab.reproduce)
+paper-benchmarks PROFILE="":
+    {{python}} -m meco_lab.sweep transnas sweep.workers=2 {{ if PROFILE != "" { "profile=" + PROFILE } else { "" } }}
+    {{python}} -m meco_lab.sweep benchmarks sweep.workers=2 {{ if PROFILE != "" { "profile=" + PROFILE } else { "" } }}
+    {{python}} -m meco_lab.reproduce {{ if PROFILE != "" { "--profile " + PROFILE + " --out outputs/paper-" + PROFILE + ".md" } else { "" } }}
+
 # Rank a space by proxy score and report the top-k's benchmark accuracy (writes selection.json)
 search *ARGS:
     {{python}} -m meco_lab.search {{ARGS}}

@@ -8,7 +8,7 @@ from pathlib import Path
 from rich.console import Console
 
 from meco_lab.core.io import write_text
-from meco_lab.sweeps.paper import collect, render, sweep_commands
+from meco_lab.sweeps.paper import benchmark_tables, collect, render, sweep_commands
 
 
 def main() -> None:
@@ -20,6 +20,8 @@ def main() -> None:
     table, doc = render(collect(args.sweeps_dir, args.profile), args.profile,
                         sweep_commands(args.sweeps_dir, args.profile))
     Console().print(table)
+    doc += "\n".join(["", "## The other benchmarks (Tables 2, 8, 9, 10, 11)", "",
+                       *benchmark_tables(args.sweeps_dir, args.profile)])
     write_text(args.out, doc)
     print(f"written to {args.out}")
 

@@ -106,3 +106,41 @@ def render(entries: list[dict], profile: str | None, commands: list[str]) -> tup
         "number of architectures scored; top-10 accuracy over a sample is not comparable with the paper's "
         "full-space Table 12.", "", "The sweeps read here were run as:", "", *commands, "", *md, ""])
     return table, doc
+
+
+BENCHMARK_SWEEPS = ("transnas", "benchmarks")
+"""Sweeps whose points carry the paper's Tables 2 and 8-11 (their `paper` maps, per point `space/proxy`)."""
+
+
+def benchmark_tables(sweeps_dir: Path, profile: str | None) -> list[str]:
+    """Markdown of the paper's Tables 2 and 8-11 beside the `transnas` and `benchmarks` sweeps' rho (with its
+    bootstrap 95% interval and the number of architectures), for the sweeps that were run."""
+    out = []
+    for sweep in BENCHMARK_SWEEPS:
+        folder = sweeps_dir / (sweep if profile is None else f"{sweep}-{profile}")
+        if not (folder / "trials.parquet").is_file():
+            out += [f"Sweep `{sweep}`: not run (`just sweep {sweep}" + (f" profile={profile}" if profile else "")
+                    + "`).", ""]
+            continue
+        record = SweepRecord.load(folder)
+        trials = pl.read_parquet(folder / "trials.parquet")
+        out += [f"Sweep `{sweep}`, run as `{record.command}`: Spearman rho (bootstrap 95% interval) against each "
+                f"benchmark's truth, the paper's value and the difference.", "",
+                "| space | proxy | task | paper | ours | 95% interval | diff | archs |", "|---" * 8 + "|"]
+        for row in trials.sort("space", "proxy").iter_rows(named=True):
+            path = record.spec.paper.get(f"{row['space']}/{row['proxy']}")
+            if not path:
+                continue
+            path, _, only = path.partition("@")
+            paper = paper_value(path)
+            paper = {only: paper} if only else paper
+            for task in record.tasks:
+                ours, ref = row.get(f"spearman_{task}"), paper.get(task)
+                if ours is None or ref is None:
+                    continue
+                lo, hi = row.get(f"spearman_lo_{task}"), row.get(f"spearman_hi_{task}")
+                span = "" if lo is None else f"{lo:.2f} .. {hi:.2f}"
+                out.append(f"| {row['space']} | {row['proxy']} | {task} | {ref:.2f} | {ours:.3f} | {span} | "
+                           f"{ours - ref:+.3f} | {row['n_archs']} |")
+        out.append("")
+    return out
