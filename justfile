@@ -23,16 +23,14 @@ sweep NAME *ARGS:
 report DIR *ARGS:
     {{python}} -m meco_lab.report {{DIR}} {{ARGS}}
 
-# Reproduce the paper's TSS numbers (Tables 1, 3, 5, 12): run the sweeps, print paper vs ours, write docs/paper.md
-# (a profile, e.g. `just paper quick`, writes outputs/paper-<profile>.md instead)
+# The paper's TSS numbers (Tables 1, 3, 5, 12): run the sweeps, compare, write docs/paper.md (with a profile: outputs/)
 paper PROFILE="":
     {{python}} -m meco_lab.sweep random-vs-real sweep.workers=2 {{ if PROFILE != "" { "profile=" + PROFILE } else { "" } }}
     {{python}} -m meco_lab.sweep ablation-n sweep.workers=2 {{ if PROFILE != "" { "profile=" + PROFILE } else { "" } }}
     {{python}} -m meco_lab.sweep seeds sweep.workers=2 {{ if PROFILE != "" { "profile=" + PROFILE } else { "" } }}
     {{python}} -m meco_lab.reproduce {{ if PROFILE != "" { "--profile " + PROFILE + " --out outputs/paper-" + PROFILE + ".md" } else { "" } }}
 
-# The paper's Tables 2 and 8-11: the transnas and benchmarks sweeps (long on a CPU; `quick` for a check), then the
-# comparison (written beside the TSS tables by python -m meco_lab.reproduce)
+# The paper's Tables 2 and 8-11: the transnas and benchmarks sweeps (hours on a CPU; `quick` to check), then compare
 paper-benchmarks PROFILE="":
     {{python}} -m meco_lab.sweep transnas sweep.workers=2 {{ if PROFILE != "" { "profile=" + PROFILE } else { "" } }}
     {{python}} -m meco_lab.sweep benchmarks sweep.workers=2 {{ if PROFILE != "" { "profile=" + PROFILE } else { "" } }}
