@@ -30,6 +30,28 @@ def load_ground_truth(name: str, metric: str = "test", path: str | None = None, 
                                                         indices)
 
 
+def children(pid: int, spawned_only: bool = False) -> list[int]:
+    """Processes whose parent is `pid` (from /proc); with `spawned_only`, multiprocessing's spawned workers only."""
+    found = []
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            parent = int(stat.read_text().rsplit(")", 1)[1].split()[1])
+            spawned = b"spawn_main" in (stat.parent / "cmdline").read_bytes()
+        except (OSError, ValueError, IndexError):
+            continue
+        if parent == pid and (spawned or not spawned_only):
+            found.append(int(stat.parent.name))
+    return found
+
+
+def alive(pid: int) -> bool:
+    """Whether `pid` runs (a zombie does not)."""
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] != "Z"
+    except OSError:
+        return False
+
+
 @pytest.fixture
 def cli():
     return run_cli

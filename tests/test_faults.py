@@ -17,7 +17,7 @@ from pathlib import Path
 
 import polars as pl
 import pytest
-from conftest import REPO
+from conftest import REPO, alive, children
 
 LONG = ["space.limit=1500", "chunk=10"]  # about 5-15 s of scoring: every signal below lands midway
 
@@ -49,25 +49,6 @@ def wait_for_parts(run_dir: Path, count: int, proc: subprocess.Popen, timeout: f
         assert proc.poll() is None, f"the run ended first: {proc.stderr.read()}"
         assert time.time() < deadline
         time.sleep(0.05)
-
-
-def children(pid: int) -> list[int]:
-    """Processes whose parent is `pid` (from /proc)."""
-    out = []
-    for stat in Path("/proc").glob("[0-9]*/stat"):
-        try:
-            if int(stat.read_text().rsplit(")", 1)[1].split()[1]) == pid:
-                out.append(int(stat.parent.name))
-        except (OSError, ValueError, IndexError):
-            continue
-    return out
-
-
-def alive(pid: int) -> bool:
-    try:
-        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] != "Z"
-    except OSError:
-        return False
 
 
 def wait_gone(pids: list[int], timeout: float = 15) -> list[int]:

@@ -9,12 +9,11 @@ import signal
 import subprocess
 import sys
 import time
-from pathlib import Path
 
 import optuna
 import polars as pl
 import pytest
-from conftest import REPO
+from conftest import REPO, alive, children
 from omegaconf import OmegaConf
 from rich.console import Console
 
@@ -292,27 +291,6 @@ def test_sss_sweep_ranks_against_params_without_accuracy(tmp_path):
     assert "– / – / –" in report
 
 
-def children(pid: int) -> list[int]:
-    """The spawned worker processes whose parent is `pid` (from /proc)."""
-    found = []
-    for stat in Path("/proc").glob("[0-9]*/stat"):
-        try:
-            fields = stat.read_text().rsplit(")", 1)[1].split()
-            cmdline = (stat.parent / "cmdline").read_bytes()
-        except OSError:
-            continue
-        if int(fields[1]) == pid and b"spawn_main" in cmdline:
-            found.append(int(stat.parent.name))
-    return found
-
-
-def alive(pid: int) -> bool:
-    try:
-        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] != "Z"
-    except OSError:
-        return False
-
-
 def test_workers_exit_when_the_sweep_process_is_killed(tmp_path):
     """Killing only the parent (not its group) leaves no orphan scoring on and holding the cache lock."""
     args = [sys.executable, "-m", "meco_lab.sweep", "hooks", "profile=quick", "space.sample=2000", "sweep.workers=2",
@@ -324,7 +302,7 @@ def test_workers_exit_when_the_sweep_process_is_killed(tmp_path):
         workers: list[int] = []
         while time.time() < deadline and len(workers) < 2:
             time.sleep(0.5)
-            workers = children(proc.pid)
+            workers = children(proc.pid, spawned_only=True)
         assert len(workers) == 2
         time.sleep(3)  # scoring
         os.kill(proc.pid, signal.SIGKILL)

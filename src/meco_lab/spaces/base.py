@@ -16,7 +16,8 @@ from meco_lab.core.errors import ConfigError
 from meco_lab.core.seeds import stable_seed
 from meco_lab.spaces.probes import FeatureProbe, Site, collect_probes
 
-__all__ = ["Candidate", "FeatureProbe", "Needed", "SearchSpace", "Site", "arch_seed", "draw_weights"]
+__all__ = ["Candidate", "FeatureProbe", "Needed", "SearchSpace", "Site", "TaskSpace", "arch_seed", "draw_weights",
+           "seeded_build"]
 
 
 def arch_seed(seed: int, index: int) -> int:
@@ -111,6 +112,24 @@ class SearchSpace(ABC):
         net = self.network(index, num_classes, seed).to(x.device)
         with torch.no_grad():
             return collect_probes(net, x)
+
+
+class TaskSpace(SearchSpace):
+    """One task's networks of a space whose networks differ per task (its `for_task(task)`): the parent's
+    architectures, with `network` building the task's network; inputs come from the task, not `data.size`."""
+
+    def __init__(self, parent: SearchSpace, task: str):
+        self.parent, self.task = parent, task
+        self.name = f"{parent.name}/{task}"
+
+    def __len__(self) -> int:
+        return len(self.parent)
+
+    def arch(self, index: int) -> str:
+        return self.parent.arch(index)
+
+    def check_input_size(self, size: int) -> None:
+        return None
 
 
 @dataclass(frozen=True)

@@ -18,7 +18,7 @@ from torch import nn
 
 from meco_lab.core.errors import ConfigError
 from meco_lab.core.resources import resource_path
-from meco_lab.spaces.base import SearchSpace, arch_seed, seeded_build
+from meco_lab.spaces.base import SearchSpace, TaskSpace, arch_seed, seeded_build
 from meco_lab.spaces.nb360.networks import build_network
 from meco_lab.spaces.nb360.tasks import TASKS, Task
 from meco_lab.spaces.registry import SPACES
@@ -62,24 +62,16 @@ class Nb360Space(SearchSpace):
         return Nb360TaskSpace(self, task)
 
 
-class Nb360TaskSpace(SearchSpace):
+class Nb360TaskSpace(TaskSpace):
     """One task's networks: the cell in its skeleton, with the task's classes and input channels."""
 
+    parent: Nb360Space
+
     def __init__(self, parent: Nb360Space, task: str):
-        self.parent, self.task = parent, task
-        self.name = f"{parent.name}/{task}"
+        super().__init__(parent, task)
         spec = TASKS[task]
         channels = input_shape(task, parent.inputs)[0]
         self.spec = Task(spec.name, (channels, *spec.input_shape[1:]), spec.num_classes, spec.description)
-
-    def __len__(self) -> int:
-        return len(self.parent)
-
-    def arch(self, index: int) -> str:
-        return self.parent.arch(index)
-
-    def check_input_size(self, size: int) -> None:
-        return None
 
     def network(self, index: int, num_classes: int, seed: int) -> nn.Module:
         arch = self.parent.arch(index)

@@ -30,7 +30,7 @@ from torch import nn
 
 from meco_lab.core.resources import resource_path
 from meco_lab.core.seeds import stable_seed
-from meco_lab.spaces.base import FeatureProbe, Needed, SearchSpace, arch_seed
+from meco_lab.spaces.base import FeatureProbe, Needed, SearchSpace, TaskSpace, arch_seed
 from meco_lab.spaces.probes import Site, collect_probes
 from meco_lab.spaces.registry import SPACES
 from meco_lab.spaces.tnb101.arch import TnbArch, parse_arch
@@ -183,21 +183,10 @@ class TnbSpace(SearchSpace):
         return None
 
 
-class TnbTaskSpace(SearchSpace):
+class TnbTaskSpace(TaskSpace):
     """One task's networks of a TransNAS-Bench-101 space: `TaskNetwork(encoder, head)`, fresh for every call."""
 
-    def __init__(self, parent: TnbSpace, task: str):
-        self.parent, self.task = parent, task
-        self.name = f"{parent.name}/{task}"
-
-    def __len__(self) -> int:
-        return len(self.parent)
-
-    def arch(self, index: int) -> str:
-        return self.parent.arch(index)
-
-    def check_input_size(self, size: int) -> None:
-        return None
+    parent: TnbSpace
 
     def network(self, index: int, num_classes: int, seed: int) -> nn.Module:
         """The task's network; `num_classes` is the task's own (the benchmark's heads), not the data's."""
