@@ -14,6 +14,7 @@ from meco_lab.benchmarks.base import SELECTION_KEYS
 from meco_lab.core.checks import check_choice, check_int
 from meco_lab.core.errors import ConfigError
 from meco_lab.inputs import NUM_CLASSES, make_batch
+from meco_lab.scoring.executors import check_executor, executor_job
 from meco_lab.scoring.scorer import Scorer, ScoringJob
 from meco_lab.scoring.selection import select_space
 from meco_lab.spaces import SearchSpace
@@ -99,5 +100,6 @@ def plan_run(config: dict[str, Any]) -> RunPlan:
     check_int("workers", config["workers"])
     check_int("chunk", config["chunk"])
     check_tracking(config.get("tracking") or {"name": "none"})
+    check_executor(config)
     Scorer(job, space)  # refuse a bad proxy, reduce setting or input size before anything is written
-    return RunPlan(config, benchmark, tasks, indices, truth, job, size)
+    return RunPlan(config, benchmark, tasks, indices, truth, executor_job(config, job), size)
