@@ -21,6 +21,12 @@ BAD = {
     "bad reduce": (["data.reduce=max"], "data.reduce", "max", "mean"),
     "bad workers": (["workers=0"], "workers", "0", ">= 1"),
     "limit and sample": (["space.limit=5", "space.sample=5"], "space.sample", "5", "null"),
+    "unknown executor": (["executor=spark"], "executor", "spark", "local, ray"),
+    "bad ray address": (["executor=ray", "executor.address=head"], "executor.address", "head", "host:port"),
+    "ray num_cpus 0": (["executor=ray", "executor.num_cpus=0"], "executor.num_cpus", "0", "> 0"),
+    "ray num_gpus below 0": (["executor=ray", "executor.num_gpus=-1"], "executor.num_gpus", "-1", ">= 0"),
+    "ray gpus for cpu": (["executor=ray", "executor.num_gpus=1", "device=cpu"], "executor.num_gpus", "1", "device=cpu"),
+    "ray retries below 0": (["executor=ray", "executor.max_retries=-1"], "executor.max_retries", "-1", ">= 0"),
 }
 
 
