@@ -79,7 +79,8 @@ def connect(address: str, key: str) -> Any:
     try:
         ray.init(address=address, logging_level=logging.WARNING, log_to_driver=False)
     except Exception as error:  # no cluster there, a refused token, no Ray Client: Ray raises several kinds
-        reason = " ".join(str(error).split())[:200] or type(error).__name__
+        cause = str(error.__cause__ or "").strip().splitlines()  # Ray's own last line says why (a refused token)
+        reason = " ".join(": ".join([str(error) or type(error).__name__, *cause[-1:]]).split())[:300]
         raise ConfigError(key, address, f"a running Ray cluster that accepts this process's token (RAY_AUTH_MODE, "
                           f"RAY_AUTH_TOKEN_PATH; docs/cluster.md): {reason}") from None
     return ray
