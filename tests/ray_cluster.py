@@ -5,7 +5,8 @@
 event and takes commands on stdin: `add` starts another node, `kill ID` kills a node's processes at once (Ray's
 simulated node death), and the end of stdin shuts every node down, so a test process that dies takes its cluster
 with it. Token authentication is on (a fresh token in the cluster's folder), the dashboard is off, and
-`RAY_TMPDIR` gives each cluster its own folder, where `ray.init(address="auto")` finds it.
+`RAY_TMPDIR` gives each cluster its own folder, where `ray.init(address="auto")` finds it. The head also serves Ray
+Client (`client_address`, ray://).
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ import os
 import secrets
 import shutil
 import signal
+import socket
 import subprocess
 import sys
 import tempfile
@@ -43,6 +45,7 @@ class RayCluster:
                                      stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True, start_new_session=True)
         started = self._read()
         self.address: str = started["address"]
+        self.client_address: str = started["client_address"]  # Ray Client (ray://) on the head
         self.nodes: list[dict[str, Any]] = started["nodes"]
 
     def _read(self) -> dict[str, Any]:
@@ -136,7 +139,10 @@ def _serve(nodes: int, cpus: int) -> None:
     from ray.cluster_utils import Cluster
 
     args = {"node_ip_address": "127.0.0.1", "num_cpus": cpus, "include_dashboard": False}
-    cluster = Cluster(initialize_head=True, head_node_args=args)
+    with socket.socket() as probe:  # a free port for the head's Ray Client server
+        probe.bind(("127.0.0.1", 0))
+        client_port = probe.getsockname()[1]
+    cluster = Cluster(initialize_head=True, head_node_args={**args, "ray_client_server_port": client_port})
     started = {}
 
     def describe(node: Any) -> dict[str, Any]:
@@ -147,7 +153,8 @@ def _serve(nodes: int, cpus: int) -> None:
         head = describe(cluster.head_node)
         workers = [describe(cluster.add_node(**args)) for _ in range(nodes - 1)]
         cluster.wait_for_nodes()
-        print(json.dumps({"address": cluster.address, "nodes": [head, *workers]}), flush=True)
+        print(json.dumps({"address": cluster.address, "client_address": f"ray://127.0.0.1:{client_port}",
+                          "nodes": [head, *workers]}), flush=True)
         for line in sys.stdin:
             command, _, arg = line.strip().partition(" ")
             if command == "add":

@@ -93,6 +93,15 @@ def test_ray_scores_equal_local_on_two_nodes(cluster, local_scores, tmp_path):
     assert summary["n_archs"] == 300 and summary["config"]["executor"]["name"] == "ray"
 
 
+def test_ray_client_address_scores_like_local(cluster, local_scores, tmp_path):
+    """`executor.address=ray://...`: the driver reaches the cluster through Ray Client, with the same scores."""
+    code, err = finished(cli(cluster, "executor=ray", f"executor.address={cluster.client_address}", "workers=2",
+                             "space.limit=200", "chunk=20", f"hydra.run.dir={tmp_path}", stderr=subprocess.PIPE))
+    assert code == 0, err
+    assert "ray: 10 chunks scored on 2 node(s)" in err, err
+    assert len(assert_same_scores(tmp_path, local_scores)) == 200
+
+
 def test_dead_worker_process_and_dead_node_lose_nothing(cluster, local_scores, tmp_path):
     """A worker process killed in a task, then a whole node killed with tasks in flight: Ray reruns their chunks
     elsewhere, and the run ends with every architecture scored exactly once, as locally."""
@@ -187,3 +196,21 @@ def test_the_cluster_listens_on_loopback_only(cluster):
     pids = {cluster.proc.pid, *descendants(cluster.proc.pid)}
     addresses = listening(pids)
     assert len(addresses) >= 4 and all(a.startswith("127.0.0.1:") for a in addresses), addresses
+
+
+def test_a_node_with_other_code_is_refused_and_lost_tasks_are_told_apart():
+    """A node whose meco_lab or torch differs from the driver's refuses the task, which the driver reports in one
+    line; a worker or node that died is 'lost' (redone), an error in the task's own code is not."""
+    from ray.exceptions import NodeDiedError, RayTaskError, WorkerCrashedError
+
+    from meco_lab.core.errors import ConfigError
+    from meco_lab.scoring.ray_executor import NodeMismatch, check_node, code_version, lost, task_failure
+
+    check_node(code_version())
+    with pytest.raises(NodeMismatch) as refused:
+        check_node("0" * 16)
+    error = task_failure(refused.value, "executor.address", "auto")
+    assert isinstance(error, ConfigError) and str(error).startswith(
+        "executor.address='auto' is not allowed: expected a cluster whose nodes all run this driver's meco_lab")
+    assert lost(WorkerCrashedError()) and lost(NodeDiedError("node gone"))
+    assert not lost(RayTaskError("score_chunk", "Traceback ...", ValueError("bad"))) and not lost(ValueError())
