@@ -47,15 +47,18 @@ def start_cluster(root: Path, cpus: int) -> tuple[subprocess.Popen, dict[str, st
 
 
 def stop_cluster(head: subprocess.Popen) -> None:
-    for sig, wait in ((signal.SIGTERM, 30), (signal.SIGKILL, 10)):
+    """End every process of the head's group: SIGTERM, then SIGKILL whatever is left after 30 s."""
+    deadline = time.time() + 30
+    for sig in (signal.SIGTERM, signal.SIGKILL):
         try:
             os.killpg(head.pid, sig)
-            head.wait(timeout=wait)
-            return
-        except subprocess.TimeoutExpired:
-            continue
+            while time.time() < deadline:
+                head.poll()  # reap the head itself, so that only live processes keep the group
+                os.killpg(head.pid, 0)  # raises once the group is empty
+                time.sleep(0.5)
         except ProcessLookupError:
-            return
+            break
+    head.wait()
 
 
 def score(run_dir: Path, env: dict[str, str], args: list[str]) -> dict:
