@@ -110,6 +110,8 @@ def listening(pids: set[int]) -> list[str]:
             continue
     found = []
     for table, width in (("/proc/net/tcp", 8), ("/proc/net/tcp6", 32)):
+        if not Path(table).exists():  # no IPv6 on this machine
+            continue
         for line in Path(table).read_text().splitlines()[1:]:
             fields = line.split()
             if fields[3] == "0A" and fields[9] in inodes:  # LISTEN
