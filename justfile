@@ -6,10 +6,10 @@ python := env_var_or_default("PYTHON", "python")
 default:
     @just --list
 
-# Install torch's CPU wheel first, then meco_lab (editable) with its dev tools
+# Install torch's CPU wheel first, then meco_lab (editable) with its dev tools and Ray (the tests start a Ray cluster)
 install:
     {{python}} -m pip install torch==2.13.0
-    {{python}} -m pip install -e ".[dev]"
+    {{python}} -m pip install -e ".[dev,ray]"
 
 # Score NATS-Bench TSS with a proxy (default: MeCo, all 15,625 archs, 2 workers) and print the rho table
 score *ARGS:

@@ -29,6 +29,12 @@ BAD = {
     "misspelt proxy key": (["proxy.nn=3"], "proxy.nn", "'3'", "(did you mean proxy.n"),
     "archive path without one": (["truth=nats_bench", "truth.path=/tmp"], "truth.path", "'/tmp'",
                                  "no meta.pickle.pbz2 in /tmp"),
+    "unknown executor": (["executor=spark"], "executor", "spark", "local, ray"),
+    "bad ray address": (["executor=ray", "executor.address=head"], "executor.address", "head", "host:port"),
+    "ray num_cpus 0": (["executor=ray", "executor.num_cpus=0"], "executor.num_cpus", "0", "> 0"),
+    "ray num_gpus below 0": (["executor=ray", "executor.num_gpus=-1"], "executor.num_gpus", "-1", ">= 0"),
+    "ray gpus for cpu": (["executor=ray", "executor.num_gpus=1", "device=cpu"], "executor.num_gpus", "1", "device=cpu"),
+    "ray retries below 0": (["executor=ray", "executor.max_retries=-1"], "executor.max_retries", "-1", ">= 0"),
 }
 
 

@@ -203,6 +203,9 @@ def test_tpe_sweep_reports_tuned_and_held_out_rho(tmp_path):
     (["ablation-n", "data.size=big"], "data.size", "big", "an integer >= 8"),
     (["ablation-n", "profile=huge"], "profile", "huge", "one of quick"),
     (["ablation-n", "sweep.workers=two"], "sweep.workers", "two", "an integer >= 1"),
+    (["ablation-n", "sweep.executor=spark"], "sweep.executor", "spark", "one of local, ray"),
+    (["ablation-n", "sweep.executor=ray", "sweep.address=x"], "sweep.address", "x", "auto, host:port"),
+    (["ablation-n", "sweep.executor=ray", "sweep.num_cpus=all"], "sweep.num_cpus", "all", "a number > 0"),
     (["ablation-n", "sweep.storage=postgresql://nobody@127.0.0.1:1/none"], "sweep.storage",
      "postgresql://nobody@127.0.0.1:1/none", "a reachable database URL"),
 ])

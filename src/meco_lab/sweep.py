@@ -1,5 +1,6 @@
-"""`python -m meco_lab.sweep NAME [profile=quick] [sweep.workers=K] [sweep.storage=URL] [config overrides...]`:
-run a named sweep from sweeps/ (meco_lab.sweeps.runner), then write its report (meco_lab.sweeps.report)."""
+"""`python -m meco_lab.sweep NAME [profile=quick] [sweep.workers=K] [sweep.storage=URL] [sweep.executor=ray]
+[config overrides...]`: run a named sweep from sweeps/ (meco_lab.sweeps.runner), then write its report
+(meco_lab.sweeps.report)."""
 
 from __future__ import annotations
 

@@ -17,6 +17,7 @@ from meco_lab.core.errors import ConfigError
 from meco_lab.core.seeds import stable_seed
 from meco_lab.inputs import NUM_CLASSES, make_batch, random_input
 from meco_lab.proxies import PROXIES
+from meco_lab.scoring.executors import check_executor, executor_job
 from meco_lab.scoring.scorer import Scorer, ScoringJob, TaskInput, score_column
 from meco_lab.scoring.selection import select_space
 from meco_lab.spaces import SearchSpace
@@ -138,15 +139,18 @@ def cpu_cores() -> int:
 
 
 def check_run_settings(config: dict[str, Any]) -> None:
-    """The scalar run settings: seed, threads, chunk, and workers (at most one per CPU core: more only add memory
-    and slow the run down)."""
+    """The scalar run settings: seed, threads, chunk, and workers (locally at most one per CPU core: more only add
+    memory and slow the run down; on a Ray cluster, the chunks in flight)."""
     check_int("seed", config["seed"], 0)
     check_int("threads", config["threads"], 1)
     check_int("chunk", config["chunk"], 1)
-    cores = cpu_cores()
-    check_int("workers", config["workers"], 1, cores,
-              allowed=f"an integer in 1..{cores} (this machine has {cores} CPU cores; more workers than cores only "
-                      "add memory and time)")
+    if (config.get("executor") or {}).get("name") == "ray":
+        check_int("workers", config["workers"], 1)
+    else:
+        cores = cpu_cores()
+        check_int("workers", config["workers"], 1, cores,
+                  allowed=f"an integer in 1..{cores} (this machine has {cores} CPU cores; more workers than cores "
+                          "only add memory and time)")
     check_int("space.sample_seed", config["space"].get("sample_seed", 0), 0)
 
 
@@ -166,5 +170,6 @@ def plan_run(config: dict[str, Any]) -> RunPlan:
     shapes = {t.name: benchmark.input_shape(t, config["space"]) for t in tasks} if benchmark.per_task else None
     job = make_job(config, tasks if benchmark.per_task else (), shapes)
     check_tracking(config.get("tracking") or {"name": "none"})
+    check_executor(config)
     Scorer(job, space)  # refuse a bad proxy, reduce setting or input size before anything is written
-    return RunPlan(config, benchmark, tasks, indices, truth, job, size)
+    return RunPlan(config, benchmark, tasks, indices, truth, executor_job(config, job), size)

@@ -15,7 +15,7 @@ from meco_lab.core.io import atomic_path, write_json, write_text
 from meco_lab.core.locks import exclusive
 from meco_lab.evaluation.summary import summarise
 from meco_lab.evaluation.tables import results_table
-from meco_lab.scoring.parallel import run_scoring
+from meco_lab.scoring.executors import scoring_executor
 from meco_lab.scoring.plan import RunPlan, fingerprint, known_values, plan_run
 from meco_lab.scoring.store import ScoreStore
 from meco_lab.tracking import image, scatter_plot, table, wandb_run
@@ -46,6 +46,7 @@ def compute_scores(plan: RunPlan, store: ScoreStore, console: Console, label: st
                 scored = progress.tasks[task].completed - (len(indices) - len(todo))
                 progress.update(task, rate=f"{scored / max(time.perf_counter() - start, 1e-9):.1f} arch/s")
 
+            run_scoring = scoring_executor(plan.config)  # executor=local: parallel.run_scoring; ray: ray_executor
             run_scoring(plan.job, todo, plan.config["workers"], plan.config["chunk"], store.append, advance)
     seconds = time.perf_counter() - start
     passes_per_arch = 1 if plan.job.reduce == "first" else len(plan.job.x)

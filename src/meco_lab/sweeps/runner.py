@@ -1,4 +1,5 @@
-"""Run a sweep as an Optuna study: resumable, parallel, with a shared score cache and one W&B run per trial.
+"""Run a sweep as an Optuna study: resumable, parallel (local processes, or Ray tasks: sweeps/ray_sweep.py), with
+a shared score cache and one W&B run per trial.
 
 A trial is one point of the swept parameters, evaluated at every seed of the sweep (`sweeps.trial`); the
 study and its storage are `sweeps.study`. Every checked point is planned before any work, so a bad value
@@ -11,41 +12,28 @@ import contextlib
 import multiprocessing as mp
 import os
 import time
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import polars as pl
-from optuna.trial import TrialState
 from rich.console import Console
 
 from meco_lab.core.checks import check_choice, check_int
 from meco_lab.core.errors import ConfigError
 from meco_lab.core.locks import exclusive
 from meco_lab.core.process import worker_init
+from meco_lab.scoring.executors import EXECUTORS, check_ray_settings
 from meco_lab.scoring.plan import cpu_cores
-from meco_lab.sweeps.spec import (
-    Param,
-    SweepRecord,
-    SweepSpec,
-    available_sweeps,
-    command_line,
-    default_storage,
-    load_sweep,
-)
-from meco_lab.sweeps.study import (
-    Study,
-    completed_rows,
-    distribution,
-    load_study,
-    open_study,
-    point_key,
-    prepare_study,
-)
-from meco_lab.sweeps.trial import evaluate, log_trial, trial_plan
+from meco_lab.sweeps.ray_sweep import run_trials_on_ray
+from meco_lab.sweeps.settings import SweepSettings
+from meco_lab.sweeps.spec import Param, SweepRecord, SweepSpec, available_sweeps, command_line, load_sweep
+from meco_lab.sweeps.study import Study, completed_rows, distribution, load_study, open_study, prepare_study
+from meco_lab.sweeps.taking import finish_trial, take_trial
+from meco_lab.sweeps.trial import evaluate, trial_plan
 
 TRACKING = ("wandb", "none")
-SETTINGS = ("sweep.dir", "sweep.storage", "sweep.workers", "sweep.cache_dir", "sweep.tracking")
+SETTINGS = ("sweep.dir", "sweep.storage", "sweep.workers", "sweep.cache_dir", "sweep.tracking", "sweep.executor",
+            "sweep.address", "sweep.num_cpus", "sweep.num_gpus")
 
 
 def parse_command(argv: list[str]) -> tuple[SweepSpec, SweepSettings]:
@@ -74,27 +62,21 @@ def parse_command(argv: list[str]) -> tuple[SweepSpec, SweepSettings]:
         cache_dir=Path(settings.get("sweep.cache_dir", "outputs/cache/scores")),
         tracking=settings.get("sweep.tracking", "wandb"),
         overrides=tuple(overrides),
+        executor=settings.get("sweep.executor", "local"),
+        address=settings.get("sweep.address", "auto"),
+        num_cpus=_parsed(settings.get("sweep.num_cpus", "1")),
+        num_gpus=_parsed(settings.get("sweep.num_gpus", "0")),
     )
 
 
-@dataclass(frozen=True)
-class SweepSettings:
-    """`sweep.*` settings: where the sweep lives, its storage, parallelism, cache and tracking."""
-
-    dir: Path
-    storage: str | None = None
-    workers: int = 1
-    cache_dir: Path = Path("outputs/cache/scores")
-    tracking: str = "wandb"
-    overrides: tuple[str, ...] = ()  # extra config overrides for every trial
-
-    @property
-    def storage_url(self) -> str:
-        return self.storage or default_storage(self.dir)
-
-    @property
-    def local(self) -> bool:
-        return self.storage is None or self.storage.startswith("sqlite")
+def _parsed(text: str) -> int | float | str:
+    """A number given on the command line, or the text itself (which the checks then refuse)."""
+    for kind in (int, float):
+        try:
+            return kind(text)
+        except ValueError:
+            continue
+    return text
 
 
 def validation_points(spec: SweepSpec) -> list[dict[str, Any]]:
@@ -142,10 +124,16 @@ def check_storage(url: str) -> None:
 def validate(spec: SweepSpec, settings: SweepSettings) -> dict[str, dict[str, Any]]:
     """Plan every checked point (raises a one-line ConfigError) and reach the storage; the tasks ranked on (all the
     points' tasks, in order of appearance: a sweep over benchmarks may rank different points on different tasks)."""
-    cores = cpu_cores()
-    check_int("sweep.workers", settings.workers, 1, cores,
-              allowed=f"an integer in 1..{cores} (this machine has {cores} CPU cores)")
     check_choice("sweep.tracking", settings.tracking, TRACKING)
+    check_choice("sweep.executor", settings.executor, EXECUTORS)
+    if settings.executor == "local":  # on a cluster, trials in flight are not bounded by this machine's cores
+        cores = cpu_cores()
+        check_int("sweep.workers", settings.workers, 1, cores,
+                  allowed=f"an integer in 1..{cores} (this machine has {cores} CPU cores)")
+    else:
+        check_int("sweep.workers", settings.workers, 1)
+    if settings.executor == "ray":
+        check_ray_settings("sweep", settings.address, settings.num_cpus, settings.num_gpus)
     tasks: dict[str, dict[str, Any]] = {}
     for point in validation_points(spec):
         plan = trial_plan(spec, point, spec.seeds[0], settings.overrides)
@@ -170,29 +158,11 @@ def worker_loop(spec: SweepSpec, settings: SweepSettings, quiet: bool = False) -
     console = Console(stderr=True, quiet=quiet)
     study = open_study(spec, settings.storage_url)
     distributions = {p.name: distribution(p) for p in spec.params}
-    while True:
-        trials = study.trials()
-        done = {point_key(t.params) for t in trials if t.state == TrialState.COMPLETE}
-        waiting = [t for t in trials if t.state == TrialState.WAITING]
-        started = sum(t.state in (TrialState.COMPLETE, TrialState.RUNNING) for t in trials)
-        if not waiting and (spec.sampler == "grid" or started >= spec.budget):
-            return
-        trial = study.study.ask(distributions)
-        params = dict(trial.params)
-        if spec.sampler == "grid" and not study.enqueued(trial.number):
-            trial.set_user_attr("discarded", True)  # another worker took the last point meanwhile
-            study.study.tell(trial, state=TrialState.FAIL)
-            return
-        if spec.sampler == "grid" and point_key(params) in done:
-            study.study.tell(trial, state=TrialState.PRUNED)  # a duplicate of a finished point: never rerun
-            continue
+    while (trial := take_trial(study, spec, distributions)) is not None:
         with study.heartbeat(trial.number):
-            value, rows = evaluate(spec, params, trial.number, settings.cache_dir, settings.overrides, console)
-        trial.set_user_attr("rows", rows)
-        log_trial(spec, settings.tracking, settings.dir, settings.overrides, trial.number, params, rows, value)
-        study.study.tell(trial, value)
-        console.print(f"trial {trial.number} {params}: {spec.metric} = {value:.4f}"
-                      f"{' (cached)' if all(r['cache_hit'] for r in rows) else ''}")
+            value, rows = evaluate(spec, dict(trial.params), trial.number, settings.cache_dir, settings.overrides,
+                                   console)
+        finish_trial(spec, settings, study, trial, value, rows, console)
 
 
 def _worker_process(spec: SweepSpec, settings: SweepSettings, parent: int) -> None:
@@ -234,7 +204,9 @@ def run_sweep(spec: SweepSpec, settings: SweepSettings, console: Console | None 
         study = open_study(spec, settings.storage_url)
         prepare_study(spec, study, settings.local)
         start = time.perf_counter()
-        if settings.workers == 1:
+        if settings.executor == "ray":
+            run_trials_on_ray(spec, settings, console)
+        elif settings.workers == 1:
             worker_loop(spec, settings)
         else:
             context = mp.get_context("spawn")
