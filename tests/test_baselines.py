@@ -48,6 +48,10 @@ class Stub:
     def network(self) -> nn.Module:
         return self.make()
 
+    def loss(self, output: torch.Tensor, target: torch.Tensor, reduction: str = "mean") -> torch.Tensor:
+        """The loss of a classification space (`SearchSpace.loss`), as the gradient proxies take it."""
+        return F.cross_entropy(output, target, reduction=reduction)
+
 
 def nb201_double(index: int, classes: int = 10) -> Stub:
     """NB201 network `index` (seed 0) in float64, so reference re-implementations agree to rounding."""
