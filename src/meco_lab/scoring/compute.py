@@ -55,7 +55,8 @@ def compute_members(job: ScoringJob, indices: Sequence[int], stores: Sequence[Sc
                     console: Console, label: str = "scoring") -> tuple[list[int], list[float], float]:
     """Score, in one pass per architecture, what each store lacks of `indices`: member k of the one-pass `job`
     (`job.members[k]`) writes its rows to `stores[k]`, a part per chunk, so a killed pass resumes per member.
-    Architectures are grouped by the members they lack, and each group is one pass of just those members.
+    Architectures are grouped by the members they lack, and each group is one pass of just those members. With
+    several workers a chunk is at most a quarter of a worker's share, so a small selection keeps every worker busy.
     Returns the architectures scored now per member, each member's seconds (its share of the passes) and the wall
     time."""
     done = [set(store.load()["index"].to_list()) for store in stores]
@@ -87,6 +88,7 @@ def compute_members(job: ScoringJob, indices: Sequence[int], stores: Sequence[Sc
                     scored[k] += len(member_rows)
                     seconds[k] += sum(r["seconds"] for r in member_rows)
 
-            run_scoring(replace(job, members=tuple(job.members[k] for k in lacking)), part, workers, chunk, write,
+            size = chunk if workers == 1 else min(chunk, max(1, -(-len(part) // (4 * workers))))  # work for all
+            run_scoring(replace(job, members=tuple(job.members[k] for k in lacking)), part, workers, size, write,
                         advance)
     return scored, seconds, time.perf_counter() - start

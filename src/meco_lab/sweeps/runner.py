@@ -24,6 +24,7 @@ from meco_lab.core.errors import ConfigError
 from meco_lab.core.locks import exclusive
 from meco_lab.core.process import worker_init
 from meco_lab.scoring.plan import cpu_cores
+from meco_lab.sweeps.onepass import fill_shared
 from meco_lab.sweeps.spec import (
     Param,
     SweepRecord,
@@ -45,7 +46,7 @@ from meco_lab.sweeps.study import (
 from meco_lab.sweeps.trial import evaluate, log_trial, trial_plan
 
 TRACKING = ("wandb", "none")
-SETTINGS = ("sweep.dir", "sweep.storage", "sweep.workers", "sweep.cache_dir", "sweep.tracking")
+SETTINGS = ("sweep.dir", "sweep.storage", "sweep.workers", "sweep.cache_dir", "sweep.tracking", "sweep.one_pass")
 
 
 def parse_command(argv: list[str]) -> tuple[SweepSpec, SweepSettings]:
@@ -67,6 +68,9 @@ def parse_command(argv: list[str]) -> tuple[SweepSpec, SweepSettings]:
             overrides.append(arg)
     spec = load_sweep(name, profile)
     workers = settings.get("sweep.workers", "1")
+    one_pass = settings.get("sweep.one_pass", "true").lower()
+    if one_pass not in ("true", "false"):
+        raise ConfigError("sweep.one_pass", one_pass, "true or false")
     return spec, SweepSettings(
         dir=Path(settings.get("sweep.dir", f"outputs/sweeps/{spec.study_name}")),
         storage=settings.get("sweep.storage"),
@@ -74,6 +78,7 @@ def parse_command(argv: list[str]) -> tuple[SweepSpec, SweepSettings]:
         cache_dir=Path(settings.get("sweep.cache_dir", "outputs/cache/scores")),
         tracking=settings.get("sweep.tracking", "wandb"),
         overrides=tuple(overrides),
+        one_pass=one_pass == "true",
     )
 
 
@@ -87,6 +92,7 @@ class SweepSettings:
     cache_dir: Path = Path("outputs/cache/scores")
     tracking: str = "wandb"
     overrides: tuple[str, ...] = ()  # extra config overrides for every trial
+    one_pass: bool = True  # grid points that differ only in the proxy are scored together first (sweeps.onepass)
 
     @property
     def storage_url(self) -> str:
@@ -235,6 +241,10 @@ def run_sweep(spec: SweepSpec, settings: SweepSettings, console: Console | None 
         study = open_study(spec, settings.storage_url)
         prepare_study(spec, study, settings.local)
         start = time.perf_counter()
+        if settings.one_pass and spec.sampler == "grid":
+            done = {point_key(t.params) for t in study.trials((TrialState.COMPLETE,))}
+            todo = [p for p in spec.grid() if point_key(p) not in done]
+            fill_shared(spec, todo, settings.overrides, settings.cache_dir, settings.workers, console)
         if settings.workers == 1:
             worker_loop(spec, settings)
         else:

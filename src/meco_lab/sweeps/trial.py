@@ -63,6 +63,7 @@ def evaluate(spec: SweepSpec, params: dict[str, Any], number: int, cache_dir: Pa
         scores, passes, seconds = cached_scores(plan, cache_dir, console, label=f"trial {number} seed {seed}")
         row = {"trial": number, **params, "seed": seed, "n_archs": len(scores), "seconds": seconds,
                "forward_passes": passes, "cache_hit": passes == 0,
+               "arch_seconds": float(scores["seconds"].mean()) if len(scores) else float("nan"),
                "n_nan": int(scores.select(pl.any_horizontal(pl.col(list(set(plan.columns.values()))).is_nan())).sum()
                             .item()),
                "truth": plan.reference.source, "ranked_against": "accuracy" if plan.size is None else "params"}
