@@ -21,6 +21,7 @@ from typing import Any
 
 from meco_lab.core.config import group_config
 from meco_lab.core.errors import ConfigError
+from meco_lab.proxies import PROXIES
 
 COMPOSITE = ("multi", "ensemble")
 COMBINE = ("logrank", "rank")
@@ -57,10 +58,12 @@ def resolve_members(proxy: Mapping[str, Any]) -> tuple[Member, ...]:
             raise ConfigError(key, item, MEMBER_FORM)
         if name in COMPOSITE:
             raise ConfigError(key, name, "a proxy of the registry, not a composite one (multi, ensemble)")
+        if name not in PROXIES:
+            raise ConfigError(key, name, PROXIES.names())
         try:
             defaults = group_config("proxy", name)
-        except ConfigError as error:
-            raise ConfigError(key, name, error.allowed) from None
+        except ConfigError:  # a proxy registered without a config file: no options
+            defaults = {"name": name}
         unknown = sorted(set(options) - set(defaults))
         if unknown:
             known = ", ".join(sorted(set(defaults) - {"name"})) or "none"

@@ -24,7 +24,7 @@ from meco_lab.core.errors import ConfigError
 from meco_lab.core.locks import exclusive
 from meco_lab.core.process import worker_init
 from meco_lab.scoring.plan import cpu_cores
-from meco_lab.sweeps.onepass import fill_shared
+from meco_lab.sweeps.onepass import fill_shared, load_credit
 from meco_lab.sweeps.spec import (
     Param,
     SweepRecord,
@@ -177,6 +177,7 @@ def worker_loop(spec: SweepSpec, settings: SweepSettings, quiet: bool = False) -
     console = Console(stderr=True, quiet=quiet)
     study = open_study(spec, settings.storage_url)
     distributions = {p.name: distribution(p) for p in spec.params}
+    credit = load_credit(settings.dir)  # what this sweep's one pass scored for its trials
     while True:
         trials = study.trials()
         done = {point_key(t.params) for t in trials if t.state == TrialState.COMPLETE}
@@ -194,7 +195,7 @@ def worker_loop(spec: SweepSpec, settings: SweepSettings, quiet: bool = False) -
             study.study.tell(trial, state=TrialState.PRUNED)  # a duplicate of a finished point: never rerun
             continue
         with study.heartbeat(trial.number):
-            value, rows = evaluate(spec, params, trial.number, settings.cache_dir, settings.overrides, console)
+            value, rows = evaluate(spec, params, trial.number, settings.cache_dir, settings.overrides, console, credit)
         trial.set_user_attr("rows", rows)
         log_trial(spec, settings.tracking, settings.dir, settings.overrides, trial.number, params, rows, value)
         study.study.tell(trial, value)
@@ -244,7 +245,7 @@ def run_sweep(spec: SweepSpec, settings: SweepSettings, console: Console | None 
         if settings.one_pass and spec.sampler == "grid":
             done = {point_key(t.params) for t in study.trials((TrialState.COMPLETE,))}
             todo = [p for p in spec.grid() if point_key(p) not in done]
-            fill_shared(spec, todo, settings.overrides, settings.cache_dir, settings.workers, console)
+            fill_shared(spec, todo, settings.overrides, settings.cache_dir, settings.workers, settings.dir, console)
         if settings.workers == 1:
             worker_loop(spec, settings)
         else:
