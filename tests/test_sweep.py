@@ -115,8 +115,10 @@ def test_rerunning_a_finished_sweep_runs_nothing(quick_sweep):
 
 
 def test_killed_sweep_resumes_with_every_trial_exactly_once(tmp_path):
+    # trial by trial (no one pass first: that would leave the trials nothing to do but read the cache)
     args = [sys.executable, "-m", "meco_lab.sweep", "hooks", "profile=quick", "space.sample=120",
-            f"sweep.dir={tmp_path}", f"sweep.cache_dir={tmp_path / 'cache'}", "sweep.tracking=none"]
+            f"sweep.dir={tmp_path}", f"sweep.cache_dir={tmp_path / 'cache'}", "sweep.tracking=none",
+            "sweep.one_pass=false"]
     proc = subprocess.Popen(args, cwd=REPO, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
                             start_new_session=True)
     storage = f"sqlite:///{tmp_path / 'optuna.db'}"

@@ -18,7 +18,7 @@ from typing import Any
 from hydra import compose, initialize_config_dir
 from hydra.core.config_store import ConfigStore
 from hydra.core.global_hydra import GlobalHydra
-from hydra.errors import HydraException
+from hydra.errors import ConfigCompositionException, HydraException
 from omegaconf import OmegaConf, open_dict
 from omegaconf.errors import OmegaConfBaseException
 
@@ -38,6 +38,20 @@ def group_options(group: str) -> list[str]:
     except OSError:  # nothing stored in this group
         stored = []
     return sorted({p.stem for p in (conf_dir() / group).glob("*.yaml")} | {Path(n).stem for n in stored})
+
+
+def group_config(group: str, option: str) -> dict[str, Any]:
+    """The resolved config of one option of a config group (conf/<group>/<option>.yaml, or Hydra's ConfigStore), as
+    `<group>=<option>` would compose it; an unknown option raises a one-line ConfigError naming the group."""
+    path = conf_dir() / group / f"{option}.yaml"
+    if path.is_file():
+        node = OmegaConf.load(path)
+    else:
+        try:
+            node = ConfigStore.instance().load(f"{group}/{option}.yaml").node
+        except (OSError, ConfigCompositionException):
+            raise ConfigError(group, option, group_options(group)) from None
+    return OmegaConf.to_container(node, resolve=True)
 
 
 def check_group_choices(argv: Sequence[str]) -> None:

@@ -4,12 +4,15 @@ from __future__ import annotations
 
 from abc import ABC, abstractmethod
 from collections.abc import Mapping
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
 import torch
 
 from meco_lab.core.registry import Registry
 from meco_lab.spaces.base import Candidate, SearchSpace
+
+if TYPE_CHECKING:
+    from meco_lab.proxies.shared import SharedPass
 
 TaskBatch = tuple[torch.Tensor, torch.Tensor | None, int]
 """One task's inputs, targets (or None) and classes."""
@@ -51,6 +54,17 @@ class Proxy(ABC):
     @abstractmethod
     def score(self, candidate: Candidate, x: torch.Tensor, y: torch.Tensor | None = None) -> float:
         """Score `candidate` on input batch `x` (N x 3 x H x W) with labels `y` (N,)."""
+
+    def prepare(self, ctx: SharedPass) -> None:
+        """Say what `from_shared` will read from a pass that scores several proxies of one architecture at once
+        (`proxies.shared.SharedPass`): e.g. `ctx.want("loss_grads", "weights")`. Nothing by default."""
+        return None
+
+    def from_shared(self, ctx: SharedPass) -> float:
+        """The score from a shared pass; by default `score` on the pass's candidate and batch (nothing shared).
+        A proxy that shares work reads the pass's results here and scores alone through `shared.alone`, so that its
+        score is one computation whether it runs alone or with others."""
+        return self.score(ctx.candidate, ctx.x, ctx.y)
 
 
 PROXIES: Registry[type[Proxy]] = Registry("proxy.name")

@@ -23,11 +23,22 @@ from torch import nn
 
 from meco_lab.proxies.base import PROXIES
 from meco_lab.proxies.baselines_common import WEIGHT_LAYERS, BaselineProxy
+from meco_lab.proxies.shared import SharedPass, alone
 from meco_lab.spaces.base import Candidate
 
 
 def count_params(net: nn.Module) -> int:
     return sum(p.numel() for p in net.parameters())
+
+
+def layer_macs(module: nn.Module, output_shape: torch.Size) -> int:
+    """Multiply-accumulates per sample of one call of a Conv2d or Linear layer with this output shape (xautodl)."""
+    if isinstance(module, nn.Conv2d):
+        positions = output_shape[2] * output_shape[3]
+        kernel = module.kernel_size[0] * module.kernel_size[1]
+        bias = module.out_channels * positions if module.bias is not None else 0
+        return kernel * module.in_channels // module.groups * module.out_channels * positions + bias
+    return module.in_features * module.out_features + (module.out_features if module.bias is not None else 0)
 
 
 def count_flops(net: nn.Module, x: torch.Tensor) -> float:
@@ -36,14 +47,7 @@ def count_flops(net: nn.Module, x: torch.Tensor) -> float:
 
     def hook(module: nn.Module, inputs: tuple[torch.Tensor, ...], output: torch.Tensor) -> None:
         nonlocal total
-        if isinstance(module, nn.Conv2d):
-            positions = output.shape[2] * output.shape[3]
-            kernel = module.kernel_size[0] * module.kernel_size[1]
-            total += kernel * module.in_channels // module.groups * module.out_channels * positions
-            if module.bias is not None:
-                total += module.out_channels * positions
-        else:
-            total += module.in_features * module.out_features + (module.out_features if module.bias is not None else 0)
+        total += layer_macs(module, output.shape)
 
     handles = [m.register_forward_hook(hook) for m in net.modules() if isinstance(m, WEIGHT_LAYERS)]
     try:
@@ -61,9 +65,11 @@ class Params(BaselineProxy):
 
     name = "params"
 
-    @torch.no_grad()
+    def from_shared(self, ctx: SharedPass) -> float:
+        return count_params(ctx.network()) / 1e6
+
     def score(self, candidate: Candidate, x: torch.Tensor, y: torch.Tensor | None = None) -> float:
-        return count_params(candidate.network()) / 1e6
+        return alone(self, candidate, x, y)
 
 
 @PROXIES.register("flops")
@@ -72,7 +78,11 @@ class Flops(BaselineProxy):
 
     name = "flops"
 
-    @torch.no_grad()
+    def prepare(self, ctx: SharedPass) -> None:
+        ctx.want("forward", "outputs")  # the layers' output shapes, from the shared forward (the same per sample)
+
+    def from_shared(self, ctx: SharedPass) -> float:
+        return sum(layer_macs(m, z.shape) for m, z in ctx.forward().outputs) / 1e6
+
     def score(self, candidate: Candidate, x: torch.Tensor, y: torch.Tensor | None = None) -> float:
-        net = candidate.network().to(x.device).eval()
-        return count_flops(net, x) / 1e6
+        return alone(self, candidate, x, y)

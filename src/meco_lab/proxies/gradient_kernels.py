@@ -52,22 +52,12 @@ samples; uses labels (random with `data=random`).
 
 from __future__ import annotations
 
-from collections.abc import Callable
-
 import torch
-import torch.nn.functional as F
-from torch import nn
 
 from meco_lab.core.errors import ConfigError
 from meco_lab.proxies.base import PROXIES
-from meco_lab.proxies.baselines_common import (
-    BaselineProxy,
-    channels_last,
-    fresh_network,
-    per_sample_grads,
-    sample_statistics,
-    weight_names,
-)
+from meco_lab.proxies.baselines_common import BaselineProxy, per_sample_grads
+from meco_lab.proxies.shared import SharedPass, alone
 from meco_lab.spaces.base import Candidate
 
 NTK_MODES = ("train", "eval")
@@ -106,17 +96,6 @@ def ntk_matrix(net: torch.nn.Module, x: torch.Tensor, mode: str = "train") -> to
     return _gram(per_param, x.shape[0], x.device)
 
 
-def summed_over_samples(net: nn.Module, names: list[str], x: torch.Tensor, y: torch.Tensor,
-                        transform: Callable[[torch.Tensor], torch.Tensor]) -> dict[str, torch.Tensor]:
-    """Per parameter name, the sum over the samples of `transform(g_i)`, g_i the per-sample loss gradient."""
-    total: dict[str, torch.Tensor] = {}
-    for grads in per_sample_grads(net, names, x, y):
-        for n in names:
-            part = transform(grads[n]).sum(0)
-            total[n] = total[n] + part if n in total else part
-    return total
-
-
 @PROXIES.register("ntk")
 class NTKCondition(BaselineProxy):
     """TE-NAS NTK conditioning: lambda_min / lambda_max of the empirical NTK (the order of -condition number)."""
@@ -134,13 +113,20 @@ class NTKCondition(BaselineProxy):
             raise ConfigError("proxy.layout", layout, NTK_LAYOUTS)
         self.mode, self.layout = mode, layout
 
-    def score(self, candidate: Candidate, x: torch.Tensor, y: torch.Tensor | None = None) -> float:
-        self.require(x)
-        net = fresh_network(candidate, x)
-        if self.mode == "train" and self.layout == "channels_last":
-            net, x = channels_last(net, x)
-        eigenvalues = torch.linalg.eigvalsh(ntk_matrix(net, x, self.mode))
+    def prepare(self, ctx: SharedPass) -> None:
+        if self.mode == "train":  # the N backward passes run over the shared forward
+            ctx.want("forward", "graph")
+
+    def from_shared(self, ctx: SharedPass) -> float:
+        self.require(ctx.x)
+        # train: N backward passes over the shared forward; eval reads the initial running statistics, so it
+        # takes a network of its own
+        kernel = ctx.ntk_matrix(self.layout) if self.mode == "train" else ntk_matrix(ctx.fresh_network(), ctx.x, "eval")
+        eigenvalues = torch.linalg.eigvalsh(kernel)
         return float(eigenvalues[0] / eigenvalues[-1])
+
+    def score(self, candidate: Candidate, x: torch.Tensor, y: torch.Tensor | None = None) -> float:
+        return alone(self, candidate, x, y)
 
 
 @PROXIES.register("knas")
@@ -154,14 +140,14 @@ class KNAS(BaselineProxy):
     min_samples = 2
     samples_reason = "the gradient Gram matrix is N x N over the samples of the batch"
 
-    def score(self, candidate: Candidate, x: torch.Tensor, y: torch.Tensor | None = None) -> float:
-        self.require(x, y)
-        net = sample_statistics(fresh_network(candidate, x))
-        params = list(net.parameters())
-        with torch.enable_grad():  # the sum over samples of each sample's own loss gradient
-            total = torch.autograd.grad(F.cross_entropy(net(x), y, reduction="sum"), params, allow_unused=True)
-        mean = torch.cat([g.double().flatten() for g in total if g is not None]) / x.shape[0]
+    def from_shared(self, ctx: SharedPass) -> float:
+        self.require(ctx.x, ctx.y)
+        total = ctx.sample_pass().params  # the sum over samples of each sample's own loss gradient
+        mean = torch.cat([g.double().flatten() for g in total.values() if g is not None]) / ctx.x.shape[0]
         return float(mean @ mean)
+
+    def score(self, candidate: Candidate, x: torch.Tensor, y: torch.Tensor | None = None) -> float:
+        return alone(self, candidate, x, y)
 
 
 @PROXIES.register("nasi")
@@ -179,16 +165,20 @@ class NASI(BaselineProxy):
             raise ConfigError("proxy.mu", mu, "a number >= 0 (the penalty weight)")
         self.nu, self.mu = nu, float(mu)
 
-    def score(self, candidate: Candidate, x: torch.Tensor, y: torch.Tensor | None = None) -> float:
-        self.require(x, y)
-        net = fresh_network(candidate, x)
-        params = [p for p in net.parameters() if p.requires_grad]
-        with torch.enable_grad():
-            grads = torch.autograd.grad(candidate.loss(net(x), y), params, allow_unused=True)
-        trace = float(torch.stack([g.double().pow(2).sum() for g in grads if g is not None]).sum())
+    def prepare(self, ctx: SharedPass) -> None:
+        ctx.want("forward", "graph")
+        ctx.want("loss_grads", "params")
+
+    def from_shared(self, ctx: SharedPass) -> float:
+        self.require(ctx.x, ctx.y)
+        grads = [g for g in ctx.loss_grads().params.values() if g is not None]
+        trace = float(torch.stack([g.double().pow(2).sum() for g in grads]).sum())
         if self.nu is None:
             return trace
         return trace - self.mu * max(0.0, trace - self.nu)
+
+    def score(self, candidate: Candidate, x: torch.Tensor, y: torch.Tensor | None = None) -> float:
+        return alone(self, candidate, x, y)
 
 
 @PROXIES.register("gradsign")
@@ -202,8 +192,10 @@ class GradSign(BaselineProxy):
     min_samples = 2
     samples_reason = "it measures how the gradient signs of the samples agree"
 
+    def from_shared(self, ctx: SharedPass) -> float:
+        self.require(ctx.x, ctx.y)
+        per_sample = [g for g in ctx.sample_pass().weights if g is not None]
+        return float(sum(torch.sign(g).sum(0).abs().sum(dtype=torch.float64) for g in per_sample))
+
     def score(self, candidate: Candidate, x: torch.Tensor, y: torch.Tensor | None = None) -> float:
-        self.require(x, y)
-        net = fresh_network(candidate, x)
-        signs = summed_over_samples(net, weight_names(net), x, y, torch.sign)
-        return float(sum(s.abs().sum(dtype=torch.float64) for s in signs.values()))
+        return alone(self, candidate, x, y)

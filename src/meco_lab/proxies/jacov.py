@@ -18,7 +18,8 @@ from __future__ import annotations
 import torch
 
 from meco_lab.proxies.base import PROXIES
-from meco_lab.proxies.baselines_common import BaselineProxy, channels_last, fresh_network
+from meco_lab.proxies.baselines_common import BaselineProxy
+from meco_lab.proxies.shared import SharedPass, alone
 from meco_lab.spaces.base import Candidate
 
 K = 1e-5
@@ -42,10 +43,12 @@ class JacobianCovariance(BaselineProxy):
     min_samples = 2
     samples_reason = "it correlates the input Jacobians of the samples of the batch"
 
+    def prepare(self, ctx: SharedPass) -> None:
+        ctx.want("forward", "graph", "input")  # the shared forward's input requires grad
+
+    def from_shared(self, ctx: SharedPass) -> float:
+        self.require(ctx.x)
+        return jacov_from_jacobian(ctx.input_grad().contiguous())
+
     def score(self, candidate: Candidate, x: torch.Tensor, y: torch.Tensor | None = None) -> float:
-        self.require(x)
-        net, x = channels_last(fresh_network(candidate, x), x)
-        with torch.enable_grad():
-            inputs = x.detach().clone().requires_grad_(True)
-            (jacobian,) = torch.autograd.grad(net(inputs).sum(), inputs)
-        return jacov_from_jacobian(jacobian.contiguous())
+        return alone(self, candidate, x, y)

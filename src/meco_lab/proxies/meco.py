@@ -19,6 +19,7 @@ from meco_lab.core.checks import check_int
 from meco_lab.proxies.base import PROXIES, Proxy, TaskBatch
 from meco_lab.proxies.correlation import correlation
 from meco_lab.proxies.hook_sets import hook_filter
+from meco_lab.proxies.shared import SharedPass
 from meco_lab.spaces.base import Candidate, FeatureProbe, SearchSpace, Site
 
 
@@ -146,6 +147,13 @@ class ProbeProxy(Proxy):
     @torch.no_grad()
     def score(self, candidate: Candidate, x: torch.Tensor, y: torch.Tensor | None = None) -> float:
         return self.from_probes(candidate.probes(x, needed=self.needed), candidate.seed, candidate.index)
+
+    def prepare(self, ctx: SharedPass) -> None:
+        ctx.want("probes", self.needed)  # one probe forward for every probe proxy of the pass
+
+    @torch.no_grad()
+    def from_shared(self, ctx: SharedPass) -> float:
+        return self.from_probes(ctx.probes(), ctx.candidate.seed, ctx.candidate.index)
 
     @torch.no_grad()
     def score_tasks(self, space: SearchSpace, index: int, seed: int,

@@ -25,35 +25,44 @@ import torch
 from torch import nn
 
 from meco_lab.proxies.base import PROXIES
-from meco_lab.proxies.baselines_common import BaselineProxy, channels_last, fresh_network
+from meco_lab.proxies.baselines_common import BaselineProxy
+from meco_lab.proxies.shared import SharedPass, alone
 from meco_lab.spaces.base import Candidate
+
+
+class ReluCodes:
+    """The NASWOT kernel accumulated over the ReLU calls of one forward of N samples (`hook` on every nn.ReLU)."""
+
+    def __init__(self, n: int, device: torch.device | str = "cpu"):
+        self.n = n
+        self.gram = torch.zeros((n, n), dtype=torch.float64, device=device)
+        self.units = 0
+
+    def hook(self, _module: nn.Module, _inputs: object, output: torch.Tensor) -> None:
+        if output.dim() == 4 and not output.is_contiguous() and output.is_contiguous(memory_format=torch.channels_last):
+            output = output.permute(0, 2, 3, 1)  # a view: the order of the units does not change K
+        codes = torch.sign(output.reshape(self.n, -1))  # a ReLU output is >= 0: its sign is the binary code
+        if codes.shape[1] >= 2**24:  # float32 sums of 0/1 are exact only below 2^24
+            codes = codes.double()
+        self.gram += (codes @ codes.T).double()
+        self.units += codes.shape[1]
+
+    def kernel(self) -> torch.Tensor:
+        agree = self.gram.diagonal()  # c_i . c_i: the units where sample i is active
+        return 2 * self.gram - agree[:, None] - agree[None, :] + self.units
 
 
 def naswot_kernel(net: nn.Module, x: torch.Tensor) -> torch.Tensor:
     """The NASWOT kernel K (N x N, float64) of one forward of `x` through `net`."""
-    n = x.shape[0]
-    gram = torch.zeros((n, n), dtype=torch.float64, device=x.device)
-    units = 0
-
-    def hook(_module: nn.Module, _inputs: object, output: torch.Tensor) -> None:
-        nonlocal gram, units
-        if output.dim() == 4 and not output.is_contiguous() and output.is_contiguous(memory_format=torch.channels_last):
-            output = output.permute(0, 2, 3, 1)  # a view: the order of the units does not change K
-        codes = torch.sign(output.reshape(n, -1))  # a ReLU output is >= 0: its sign is the binary code
-        if codes.shape[1] >= 2**24:  # float32 sums of 0/1 are exact only below 2^24
-            codes = codes.double()
-        gram += (codes @ codes.T).double()
-        units += codes.shape[1]
-
-    handles = [m.register_forward_hook(hook) for m in net.modules() if isinstance(m, nn.ReLU)]
+    codes = ReluCodes(x.shape[0], x.device)
+    handles = [m.register_forward_hook(codes.hook) for m in net.modules() if isinstance(m, nn.ReLU)]
     try:
         with torch.no_grad():
             net(x)
     finally:
         for h in handles:
             h.remove()
-    agree = gram.diagonal()  # c_i . c_i: the units where sample i is active
-    return 2 * gram - agree[:, None] - agree[None, :] + units
+    return codes.kernel()
 
 
 @PROXIES.register("nwot")
@@ -64,8 +73,12 @@ class NASWOT(BaselineProxy):
     min_samples = 2
     samples_reason = "the NASWOT kernel is N x N over the batch, so N = 1 carries no information"
 
-    @torch.no_grad()
+    def prepare(self, ctx: SharedPass) -> None:
+        ctx.forward_hook("nwot", nn.ReLU, lambda x: ReluCodes(x.shape[0], x.device))  # on the shared forward
+
+    def from_shared(self, ctx: SharedPass) -> float:
+        self.require(ctx.x)
+        return float(torch.linalg.slogdet(ctx.forward().hooks["nwot"].kernel()).logabsdet)
+
     def score(self, candidate: Candidate, x: torch.Tensor, y: torch.Tensor | None = None) -> float:
-        self.require(x)
-        net, x = channels_last(fresh_network(candidate, x), x)
-        return float(torch.linalg.slogdet(naswot_kernel(net, x)).logabsdet)
+        return alone(self, candidate, x, y)

@@ -28,34 +28,37 @@ proxies then measure the fit to random labels.
 from __future__ import annotations
 
 import torch
-from torch import nn
 
 from meco_lab.proxies.base import PROXIES
-from meco_lab.proxies.baselines_common import (
-    BaselineProxy,
-    channels_last,
-    fresh_network,
-    layer_weights,
-    weight_layers,
-)
+from meco_lab.proxies.baselines_common import BaselineProxy, layer_weights
+from meco_lab.proxies.shared import SharedPass, alone
 from meco_lab.spaces.base import Candidate
-
-
-def _weights_and_grads(candidate: Candidate, x: torch.Tensor, y: torch.Tensor):
-    net, x = channels_last(fresh_network(candidate, x), x)
-    weights = layer_weights(net)
-    grads = torch.autograd.grad(candidate.loss(net(x), y), weights, allow_unused=True)
-    return [w.detach() for w in weights], [torch.zeros_like(w) if g is None else g for w, g in
-                                           zip(weights, grads, strict=True)]
 
 
 def _total(terms: list[torch.Tensor]) -> float:
     return float(torch.stack(terms).sum()) if terms else 0.0
 
 
+def _weight_grads(ctx: SharedPass) -> tuple[list[torch.Tensor], list[torch.Tensor]]:
+    """The conv/linear weights of the shared forward's network and the loss gradients (zeros where unused)."""
+    weights = layer_weights(ctx.forward().net)
+    grads = ctx.loss_grads().weights
+    return [w.detach() for w in weights], [torch.zeros_like(w) if g is None else g for w, g in
+                                           zip(weights, grads, strict=True)]
+
+
 class _LabelGradientProxy(BaselineProxy):
+    """A proxy of the loss gradient w.r.t. the conv/linear weights: one backward, shared in a pass (`SharedPass`)."""
+
     needs_labels = True
     needs_backward = True
+
+    def prepare(self, ctx: SharedPass) -> None:
+        ctx.want("forward", "graph")
+        ctx.want("loss_grads", "weights")
+
+    def score(self, candidate: Candidate, x: torch.Tensor, y: torch.Tensor | None = None) -> float:
+        return alone(self, candidate, x, y)
 
 
 @PROXIES.register("snip")
@@ -64,10 +67,9 @@ class Snip(_LabelGradientProxy):
 
     name = "snip"
 
-    def score(self, candidate: Candidate, x: torch.Tensor, y: torch.Tensor | None = None) -> float:
-        self.require(x, y)
-        with torch.enable_grad():
-            weights, grads = _weights_and_grads(candidate, x, y)
+    def from_shared(self, ctx: SharedPass) -> float:
+        self.require(ctx.x, ctx.y)
+        weights, grads = _weight_grads(ctx)
         return _total([(w * g).abs().sum() for w, g in zip(weights, grads, strict=True)])
 
 
@@ -77,10 +79,9 @@ class GradNorm(_LabelGradientProxy):
 
     name = "grad_norm"
 
-    def score(self, candidate: Candidate, x: torch.Tensor, y: torch.Tensor | None = None) -> float:
-        self.require(x, y)
-        with torch.enable_grad():
-            _, grads = _weights_and_grads(candidate, x, y)
+    def from_shared(self, ctx: SharedPass) -> float:
+        self.require(ctx.x, ctx.y)
+        _, grads = _weight_grads(ctx)
         return _total([torch.linalg.vector_norm(g) for g in grads])
 
 
@@ -90,27 +91,15 @@ class Fisher(_LabelGradientProxy):
 
     name = "fisher"
 
-    def score(self, candidate: Candidate, x: torch.Tensor, y: torch.Tensor | None = None) -> float:
-        self.require(x, y)
-        net, x = channels_last(fresh_network(candidate, x), x)
-        layers = weight_layers(net)
-        outputs: dict[nn.Module, list[torch.Tensor]] = {m: [] for m in layers}
+    def prepare(self, ctx: SharedPass) -> None:
+        ctx.want("forward", "graph", "outputs")
+        ctx.want("loss_grads", "outputs")
 
-        def keep(module: nn.Module, _inputs: object, output: torch.Tensor) -> None:
-            outputs[module].append(output)
-
-        handles = [m.register_forward_hook(keep) for m in layers]
-        try:
-            with torch.enable_grad():
-                loss = candidate.loss(net(x), y)
-        finally:
-            for h in handles:
-                h.remove()
-        acts = [(m, z) for m in layers for z in outputs[m]]
-        with torch.enable_grad():
-            grads = torch.autograd.grad(loss, [z for _, z in acts], allow_unused=True)
+    def from_shared(self, ctx: SharedPass) -> float:
+        self.require(ctx.x, ctx.y)
+        acts = ctx.forward().outputs  # (layer, output z) per call, in module order
         terms = []
-        for (m, z), g in zip(acts, grads, strict=True):
+        for (m, z), g in zip(acts, ctx.loss_grads().outputs, strict=True):
             if g is None:
                 continue
             prod = (z.detach() * g).flatten(2).sum(2) if z.dim() > 2 else z.detach() * g  # N x C
@@ -125,15 +114,19 @@ class Grasp(_LabelGradientProxy):
 
     name = "grasp"
 
-    def score(self, candidate: Candidate, x: torch.Tensor, y: torch.Tensor | None = None) -> float:
-        self.require(x, y)
-        net, x = channels_last(fresh_network(candidate, x), x)
-        weights = layer_weights(net)
+    def prepare(self, ctx: SharedPass) -> None:
+        ctx.want("forward", "graph")
+        ctx.want("loss_grads", "weights", "hessian")  # the shared backward keeps its graph for the second one
+
+    def from_shared(self, ctx: SharedPass) -> float:
+        self.require(ctx.x, ctx.y)
+        weights = layer_weights(ctx.forward().net)
+        used = [(w, g) for w, g in zip(weights, ctx.loss_grads().graph, strict=True) if g is not None]
+        if not used:
+            return 0.0
         with torch.enable_grad():
-            grads = torch.autograd.grad(candidate.loss(net(x), y), weights, create_graph=True, allow_unused=True)
-            used = [(w, g) for w, g in zip(weights, grads, strict=True) if g is not None]
             z = torch.stack([(g.detach() * g).sum() for _, g in used]).sum()
-            hg = torch.autograd.grad(z, [w for w, _ in used], allow_unused=True)
+            hg = torch.autograd.grad(z, [w for w, _ in used], retain_graph=True, allow_unused=True)
         return _total([-(w.detach() * h).sum() for (w, _), h in zip(used, hg, strict=True) if h is not None])
 
 
@@ -143,6 +136,9 @@ class L2Norm(BaselineProxy):
 
     name = "l2_norm"
 
-    @torch.no_grad()
+    def from_shared(self, ctx: SharedPass) -> float:
+        with torch.no_grad():  # in logical order, whatever the memory layout: the same sum as the built network's
+            return _total([torch.linalg.vector_norm(w.contiguous()) for w in layer_weights(ctx.network())])
+
     def score(self, candidate: Candidate, x: torch.Tensor, y: torch.Tensor | None = None) -> float:
-        return _total([torch.linalg.vector_norm(w) for w in layer_weights(candidate.network())])
+        return alone(self, candidate, x, y)

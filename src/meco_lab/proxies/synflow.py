@@ -22,7 +22,8 @@ from torch import nn
 from torch.nn.modules.batchnorm import _BatchNorm
 
 from meco_lab.proxies.base import PROXIES
-from meco_lab.proxies.baselines_common import BaselineProxy, fresh_network, layer_weights
+from meco_lab.proxies.baselines_common import BaselineProxy, layer_weights
+from meco_lab.proxies.shared import SharedPass, alone
 from meco_lab.spaces.base import Candidate
 
 
@@ -53,6 +54,9 @@ class SynFlow(BaselineProxy):
     name = "synflow"
     needs_backward = True
 
+    def from_shared(self, ctx: SharedPass) -> float:
+        with torch.enable_grad():  # a network of its own: |params|, float64, batch-norm bypassed
+            return synflow_score(ctx.fresh_network(), tuple(ctx.x.shape[1:]), ctx.x.device)
+
     def score(self, candidate: Candidate, x: torch.Tensor, y: torch.Tensor | None = None) -> float:
-        with torch.enable_grad():
-            return synflow_score(fresh_network(candidate, x), tuple(x.shape[1:]), x.device)
+        return alone(self, candidate, x, y)

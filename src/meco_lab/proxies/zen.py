@@ -30,7 +30,8 @@ from torch import nn
 
 from meco_lab.core.errors import ConfigError
 from meco_lab.proxies.base import PROXIES
-from meco_lab.proxies.baselines_common import BaselineProxy, channels_last, fresh_network
+from meco_lab.proxies.baselines_common import BaselineProxy, channels_last
+from meco_lab.proxies.shared import SharedPass, alone
 from meco_lab.spaces.base import Candidate
 
 
@@ -94,7 +95,10 @@ class Zen(BaselineProxy):
         self.repeat, self.mixup_gamma = repeat, float(mixup_gamma)
 
     @torch.no_grad()
-    def score(self, candidate: Candidate, x: torch.Tensor, y: torch.Tensor | None = None) -> float:
-        net, x = channels_last(fresh_network(candidate, x), x)
-        generator = torch.Generator(device=x.device).manual_seed(candidate.weight_seed)
+    def from_shared(self, ctx: SharedPass) -> float:
+        net, x = channels_last(ctx.fresh_network(), ctx.x)  # a network of its own: Gaussian weights
+        generator = torch.Generator(device=x.device).manual_seed(ctx.candidate.weight_seed)
         return zen_score(net, x, generator, self.repeat, self.mixup_gamma)
+
+    def score(self, candidate: Candidate, x: torch.Tensor, y: torch.Tensor | None = None) -> float:
+        return alone(self, candidate, x, y)

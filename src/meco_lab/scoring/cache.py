@@ -4,20 +4,32 @@ The key hashes the proxy, data, space (not the selection) and seed settings, nev
 or tracking, so trials that differ only in those reuse one scoring pass. A cache entry is a
 `ScoreStore`; an exclusive lock per entry (waited for) makes concurrent writers safe, and the second of
 two identical trials finds every score cached and runs no forward pass.
+
+Several proxies scored together (`cached_members`: a `proxy=multi` run, an ensemble's members, or the points of a
+sweep that differ only in the proxy) fill their entries in one pass per architecture; each entry is exactly what a
+single-proxy run of that proxy would have written.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
+import time
+from collections.abc import Sequence
+from contextlib import ExitStack
+from dataclasses import replace
 from pathlib import Path
 
+import numpy as np
 import polars as pl
 from rich.console import Console
 
+from meco_lab.core.errors import ConfigError
 from meco_lab.core.locks import exclusive
+from meco_lab.scoring.compute import compute_members, compute_scores
+from meco_lab.scoring.ensemble import combine
+from meco_lab.scoring.members import ensemble_weights
 from meco_lab.scoring.plan import RunPlan, fingerprint
-from meco_lab.scoring.run import compute_scores
 from meco_lab.scoring.store import ScoreStore
 
 
@@ -30,9 +42,55 @@ def cached_scores(plan: RunPlan, root: Path, console: Console, label: str = "sco
         pl.DataFrame, int, float]:
     """Scores of the plan's architectures from the cache under `root`, computing only what it lacks.
 
-    Returns (scores, forward passes run now, seconds); zero forward passes means a full cache hit.
+    Returns (scores, forward passes run now, seconds); zero forward passes means a full cache hit. An ensemble's
+    scores are combined from its members' entries (filled in one pass where they lack scores).
     """
+    if plan.members:
+        if plan.config["proxy"]["name"] != "ensemble":
+            raise ConfigError("proxy", plan.config["proxy"]["name"], "a proxy with one score per architecture "
+                                                                     "(proxy=multi scores its members into the cache)")
+        start = time.perf_counter()
+        members = cached_members(plan.member_plans(), root, console, plan.config["workers"], plan.config["chunk"],
+                                 label)
+        passes = max(m[1] for m in members)
+        return ensemble_scores(plan, [m[0] for m in members]), passes, time.perf_counter() - start
     entry = root / cache_key(plan.config)
     with exclusive(entry / ".lock", "sweep.cache_dir", str(root), "a score cache entry", wait=True):
         store = ScoreStore(entry, fingerprint(plan.config), console, plan.job.columns)
         return compute_scores(plan, store, console, label)
+
+
+def cached_members(plans: Sequence[RunPlan], root: Path, console: Console, workers: int, chunk: int,
+                   label: str = "scoring") -> list[tuple[pl.DataFrame, int, float]]:
+    """Scores of several single-proxy plans (the same architectures, input and space; different proxies) from their
+    cache entries under `root`, scoring what they lack in one pass per architecture (`compute_members`). Per plan:
+    (scores, forward passes run now, the seconds attributed to its proxy)."""
+    entries = [root / cache_key(p.config) for p in plans]
+    with ExitStack() as locks:
+        for entry in sorted(set(entries)):  # one order for every process: no two wait on each other
+            locks.enter_context(exclusive(entry / ".lock", "sweep.cache_dir", str(root), "a score cache entry",
+                                          wait=True))
+        stores = [ScoreStore(e, fingerprint(p.config), console, p.job.columns) for e, p in zip(entries, plans,
+                                                                                               strict=True)]
+        job = replace(plans[0].job, members=tuple(p.job.proxy for p in plans))
+        scored, seconds, _ = compute_members(job, plans[0].indices, stores, workers, chunk, console, label)
+        passes_per_arch = 1 if job.reduce == "first" else len(job.x)
+        return [(store.load().filter(pl.col("index").is_in(p.indices)), n * passes_per_arch, s)
+                for store, p, n, s in zip(stores, plans, scored, seconds, strict=True)]
+
+
+def ensemble_scores(plan: RunPlan, members: Sequence[pl.DataFrame]) -> pl.DataFrame:
+    """The ensemble's scores table (index, arch, score column(s), seconds, error) from its members' scores over the
+    plan's architectures: per score column, the rank aggregation of the members' columns (`scoring.ensemble`)."""
+    proxy = plan.config["proxy"]
+    weights = ensemble_weights(proxy, plan.members)
+    order = pl.DataFrame({"index": plan.indices}, schema={"index": pl.Int64})
+    frames = [order.join(frame, on="index", how="left") for frame in members]
+    out = frames[0].select("index", "arch")
+    for column in plan.job.columns:
+        values = [f[column].to_numpy() for f in frames]
+        out = out.with_columns(pl.Series(column, combine(values, [weights[m.label] for m in plan.members],
+                                                         proxy.get("combine", "logrank")), dtype=pl.Float64))
+    seconds = np.sum([f["seconds"].to_numpy() for f in frames], axis=0)
+    return out.with_columns(pl.Series("seconds", seconds, dtype=pl.Float64), pl.lit(None, dtype=pl.String)
+                            .alias("error"))

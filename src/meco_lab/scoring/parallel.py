@@ -23,7 +23,7 @@ def _init_worker(job: ScoringJob, parent: int) -> None:
     _WORKER = Scorer(job)
 
 
-def _score_chunk(indices: Sequence[int]) -> list[dict[str, Any]]:
+def _score_chunk(indices: Sequence[int]) -> list[Any]:
     assert _WORKER is not None
     return _WORKER.score_many(indices)
 
@@ -34,8 +34,9 @@ def chunks(indices: Sequence[int], size: int) -> Iterator[list[int]]:
 
 
 def run_scoring(job: ScoringJob, indices: Sequence[int], workers: int, chunk: int,
-                on_rows: Callable[[list[dict[str, Any]]], None], on_progress: Callable[[int], None]) -> None:
-    """Score `indices`, handing each finished chunk to `on_rows` (which persists it) as soon as it is done.
+                on_rows: Callable[[list[Any]], None], on_progress: Callable[[int], None]) -> None:
+    """Score `indices`, handing each finished chunk to `on_rows` (which persists it) as soon as it is done: one row
+    per architecture, or for a one-pass job (`job.members`) one list of member rows per architecture.
 
     With `workers > 1` the chunks run in that many spawned processes; every architecture's score
     depends only on (config, seed, index), so results equal those of one process.
@@ -45,7 +46,7 @@ def run_scoring(job: ScoringJob, indices: Sequence[int], workers: int, chunk: in
         for part in chunks(indices, chunk):
             rows = []
             for index in part:
-                rows.append(scorer.score(index))
+                rows.append(scorer.result(index))
                 on_progress(1)
             on_rows(rows)
         return

@@ -4,7 +4,7 @@ architectures, ground truth, the scoring job), and the fingerprint of the settin
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 import numpy as np
@@ -18,6 +18,7 @@ from meco_lab.core.seeds import stable_seed
 from meco_lab.inputs import NUM_CLASSES, make_batch, random_input
 from meco_lab.proxies import PROXIES
 from meco_lab.scoring.executors import check_executor, executor_job
+from meco_lab.scoring.members import Member, check_composite, is_composite, member_config
 from meco_lab.scoring.scorer import Scorer, ScoringJob, TaskInput, score_column
 from meco_lab.scoring.selection import select_space
 from meco_lab.spaces import SearchSpace
@@ -63,25 +64,30 @@ def task_inputs(tasks: tuple[Task, ...], samples: int, seed: int,
 def make_job(cfg: dict[str, Any], tasks: tuple[Task, ...] = (),
              shapes: dict[str, tuple[int, ...]] | None = None) -> ScoringJob:
     """The scoring job of a config: its input batch (seeded), proxy, space and run options; with `tasks` (a benchmark
-    whose tasks have their own networks), each task's input instead."""
+    whose tasks have their own networks), each task's input instead; for a composite proxy (`proxy=multi|ensemble`),
+    a one-pass job of its members."""
     data = cfg["data"]
     x, y = make_batch(data["name"], size=data["size"], samples=data["samples"], seed=cfg["seed"],
                       root=data.get("root"), split=data.get("split", "train"))
+    members = tuple(m.proxy for m in check_composite(cfg["proxy"])) if is_composite(cfg["proxy"]) else ()
     return ScoringJob(space=cfg["space"], proxy=cfg["proxy"], x=x, y=y, seed=cfg["seed"],
                       num_classes=NUM_CLASSES[data["name"]], reduce=data.get("reduce", "first"),
                       device=resolve_device(cfg["device"]), threads=cfg["threads"], data=data,
-                      tasks=task_inputs(tasks, data["samples"], cfg["seed"], shapes) if tasks else ())
+                      tasks=task_inputs(tasks, data["samples"], cfg["seed"], shapes) if tasks else (), members=members)
 
 
 def check_proxy_tasks(proxy: dict[str, Any], tasks: tuple[Task, ...], data: dict[str, Any]) -> None:
     """Refuse, in one line, a proxy whose definition does not apply to one of the tasks (e.g. a per-sample
-    cross-entropy proxy on a dense-prediction head), and per-task scoring with `data.reduce=mean`."""
-    kinds = PROXIES.get(proxy["name"]).task_kinds
-    for task in tasks:
-        if kinds is not None and task.kind not in kinds:
-            raise ConfigError("proxy", proxy["name"], f"a proxy that applies to task {task.name} ({task.kind}; "
-                                                      f"{proxy['name']} takes {', '.join(sorted(kinds))} tasks), or "
-                                                      "benchmark.tasks without it")
+    cross-entropy proxy on a dense-prediction head), and per-task scoring with `data.reduce=mean`; for a composite
+    proxy, each member."""
+    names = [m.proxy["name"] for m in check_composite(proxy)] if is_composite(proxy) else [proxy["name"]]
+    for name in names:
+        kinds = PROXIES.get(name).task_kinds
+        for task in tasks:
+            if kinds is not None and task.kind not in kinds:
+                raise ConfigError("proxy", name, f"a proxy that applies to task {task.name} ({task.kind}; "
+                                                 f"{name} takes {', '.join(sorted(kinds))} tasks), or "
+                                                 "benchmark.tasks without it")
     if data.get("reduce", "first") != "first":
         raise ConfigError("data.reduce", data.get("reduce"), "first for a benchmark whose tasks have their own "
                                                             "networks")
@@ -107,7 +113,8 @@ class RunPlan:
     """A validated run: the benchmark and its tasks, the architectures to score, their truth and the job.
 
     `size` holds exact #params and FLOPs per task when the ground truth has no value for the selection;
-    scores are then ranked against #params (`reference`), and the run says so.
+    scores are then ranked against #params (`reference`), and the run says so. A composite proxy's plan lists its
+    `members`; its job scores them all in one pass.
     """
 
     config: dict[str, Any]
@@ -117,6 +124,12 @@ class RunPlan:
     truth: GroundTruth
     job: ScoringJob
     size: dict[str, GroundTruth] | None = None
+    members: tuple[Member, ...] = ()
+
+    def member_plans(self) -> list[RunPlan]:
+        """The plan of a single-proxy run of each member (same architectures, truth and input batch)."""
+        return [replace(self, config=member_config(self.config, m), job=replace(self.job, proxy=m.proxy, members=()),
+                        members=()) for m in self.members]
 
     @property
     def columns(self) -> dict[str, str]:
@@ -157,6 +170,7 @@ def check_run_settings(config: dict[str, Any]) -> None:
 def plan_run(config: dict[str, Any]) -> RunPlan:
     """Check every setting and load what the run needs; raises ConfigError before any work is done."""
     check_run_settings(config)
+    members = check_composite(config["proxy"]) if is_composite(config["proxy"]) else ()
     benchmark = get_benchmark(config["space"]["name"])
     tasks = benchmark.select_tasks((config.get("benchmark") or {}).get("tasks"))
     benchmark.check_data(config["data"])
@@ -172,4 +186,4 @@ def plan_run(config: dict[str, Any]) -> RunPlan:
     check_tracking(config.get("tracking") or {"name": "none"})
     check_executor(config)
     Scorer(job, space)  # refuse a bad proxy, reduce setting or input size before anything is written
-    return RunPlan(config, benchmark, tasks, indices, truth, executor_job(config, job), size)
+    return RunPlan(config, benchmark, tasks, indices, truth, executor_job(config, job), size, members)

@@ -9,68 +9,85 @@ from typing import Any
 import polars as pl
 from omegaconf import DictConfig, OmegaConf
 from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
+from rich.table import Table
 
 from meco_lab.core.io import atomic_path, write_json, write_text
 from meco_lab.core.locks import exclusive
 from meco_lab.evaluation.summary import summarise
 from meco_lab.evaluation.tables import results_table
-from meco_lab.scoring.executors import scoring_executor
+from meco_lab.scoring.cache import cached_members, ensemble_scores
+from meco_lab.scoring.compute import compute_scores
 from meco_lab.scoring.plan import RunPlan, fingerprint, known_values, plan_run
 from meco_lab.scoring.store import ScoreStore
 from meco_lab.tracking import image, scatter_plot, table, wandb_run
 
 
-def progress_bar(console: Console, label: str = "scoring", info: str = "rate") -> Progress:
-    """A rich progress bar: label, bar, done/total, the task's `info` field, elapsed and remaining time."""
-    return Progress(TextColumn(f"[bold]{label}"), BarColumn(), MofNCompleteColumn(),
-                    TextColumn(f"{{task.fields[{info}]}}"), TimeElapsedColumn(), TimeRemainingColumn(),
-                    console=console)
-
-
-def compute_scores(plan: RunPlan, store: ScoreStore, console: Console, label: str = "scoring") -> tuple[
-        pl.DataFrame, int, float]:
-    """Score what `store` lacks of the plan's architectures: (scores of all of them, forward passes, seconds)."""
-    indices = plan.indices
-    done = set(store.load()["index"].to_list())
-    todo = [i for i in indices if i not in done]
-    if done and todo:
-        console.print(f"resuming: {len(set(indices) & done)} of {len(indices)} architectures already scored")
-    start = time.perf_counter()
-    if todo:
-        with progress_bar(console, label) as progress:
-            task = progress.add_task(label, total=len(indices), completed=len(indices) - len(todo), rate="")
-
-            def advance(n: int) -> None:
-                progress.advance(task, n)
-                scored = progress.tasks[task].completed - (len(indices) - len(todo))
-                progress.update(task, rate=f"{scored / max(time.perf_counter() - start, 1e-9):.1f} arch/s")
-
-            run_scoring = scoring_executor(plan.config)  # executor=local: parallel.run_scoring; ray: ray_executor
-            run_scoring(plan.job, todo, plan.config["workers"], plan.config["chunk"], store.append, advance)
-    seconds = time.perf_counter() - start
-    passes_per_arch = 1 if plan.job.reduce == "first" else len(plan.job.x)
-    scores = store.load().filter(pl.col("index").is_in(indices))
-    return scores, len(todo) * passes_per_arch, seconds
-
-
 def score_run(cfg: DictConfig, run_dir: Path, console: Console | None = None) -> dict[str, Any]:
-    """Score the selected architectures into `run_dir`, resuming what an earlier run there left."""
+    """Score the selected architectures into `run_dir`, resuming what an earlier run there left. A composite proxy
+    goes through the score cache (`composite_run`)."""
     console = console or Console(stderr=True)
     config = OmegaConf.to_container(cfg, resolve=True)
     plan = plan_run(config)
     with exclusive(run_dir / ".scores" / ".lock", "hydra.run.dir", str(run_dir), "a run dir"):
         store = ScoreStore(run_dir, fingerprint(config), console, plan.job.columns)
         write_text(run_dir / "config.yaml", OmegaConf.to_yaml(config))
+        if plan.members:
+            return composite_run(plan, run_dir, console)
         scores, _, seconds = compute_scores(plan, store, console)
         summary = write_outputs(plan, scores, seconds, run_dir, console)
     console.print(f"{summary['n_nan']} NaN scores; scoring took {seconds:.1f} s; outputs in {run_dir}")
     return summary
 
 
+def composite_run(plan: RunPlan, run_dir: Path, console: Console) -> dict[str, Any]:
+    """A composite proxy's run. Its members' scores come from the score cache (`cache_dir`), which one pass per
+    architecture fills where it lacks them (resumable there). `proxy=multi` writes each member's outputs into
+    `<run dir>/<label>/`, as a single-proxy run of it would, and returns {"members": {label: summary}, "seconds"};
+    `proxy=ensemble` writes the rank aggregation's outputs into the run dir and returns its summary."""
+    config = plan.config
+    root = Path(config.get("cache_dir") or "outputs/cache/scores")
+    start = time.perf_counter()
+    results = cached_members(plan.member_plans(), root, console, config["workers"], config["chunk"])
+    seconds = time.perf_counter() - start
+    if config["proxy"]["name"] == "ensemble":
+        summary = write_outputs(plan, ensemble_scores(plan, [r[0] for r in results]), seconds, run_dir, console)
+        console.print(f"ensemble of {', '.join(m.label for m in plan.members)}: {summary['n_nan']} NaN scores; "
+                      f"members from {root} ({seconds:.1f} s); outputs in {run_dir}", soft_wrap=True)
+        return summary
+    summaries, cost = {}, {}
+    for member, member_plan, (scores, _, member_seconds) in zip(plan.members, plan.member_plans(), results,
+                                                                strict=True):
+        folder = run_dir / member.label
+        write_text(folder / "config.yaml", OmegaConf.to_yaml(member_plan.config))
+        summaries[member.label] = write_outputs(member_plan, scores, member_seconds, folder, console, show=False)
+        cost[member.label] = float(scores["seconds"].mean()) if len(scores) else float("nan")
+    console.print(members_table(summaries, cost, plan, seconds))
+    console.print(f"{len(plan.members)} proxies in one pass: {seconds:.1f} s; scores in {root}, outputs in "
+                  f"{run_dir}/<{'|'.join(summaries)}>", soft_wrap=True)
+    return {"members": summaries, "seconds": seconds}
+
+
+def members_table(summaries: dict[str, dict[str, Any]], cost: dict[str, float], plan: RunPlan, seconds: float
+                  ) -> Table:
+    """One row per member of a multi run: Spearman rho per task (against #params where the truth has no value), NaN
+    scores and `cost`, the member's seconds per architecture (its share of the pass that scored it)."""
+    against = "rho" if plan.size is None else "rho vs #params"
+    title = (f"{len(summaries)} proxies in one pass on {plan.config['space']['name']} ({len(plan.indices)} archs, "
+             f"data={plan.config['data']['name']}; {seconds:.1f} s)")
+    table = Table(title=title)
+    for column in ("proxy", *(f"{against} {t.name}" for t in plan.tasks), "NaN", "s/arch"):
+        table.add_column(column, justify="left" if column == "proxy" else "right", no_wrap=True)
+    for label, summary in summaries.items():
+        rho = summary["spearman"] if plan.size is None else summary["size_correlation"]["params"]["spearman"]
+        table.add_row(label, *("" if rho.get(t.name) is None else f"{rho[t.name]:.4f}" for t in plan.tasks),
+                      str(summary["n_nan"]), f"{cost[label]:.3f}")
+    return table
+
+
 def write_outputs(plan: RunPlan, scores: pl.DataFrame, seconds: float, run_dir: Path,
-                  console: Console) -> dict[str, Any]:
-    """scores.parquet, summary.json, scatter.png and the W&B run of a finished scoring; prints the results table."""
+                  console: Console, show: bool = True) -> dict[str, Any]:
+    """scores.parquet, summary.json, scatter.png and the W&B run of a finished scoring; prints the results table
+    (`show`)."""
     config = plan.config
 
     with atomic_path(run_dir / "scores.parquet") as tmp:
@@ -104,5 +121,6 @@ def write_outputs(plan: RunPlan, scores: pl.DataFrame, seconds: float, run_dir: 
                 flat.update({f"{m}_vs_{size}/{t}": v for m, per in stats.items() for t, v in per.items()})
             run.summary.update(flat)
             run.log({"scores": table(scores), "scatter": image(plot)})
-    console.print(results_table(summary, title, plan.tasks))
+    if show:
+        console.print(results_table(summary, title, plan.tasks))
     return summary

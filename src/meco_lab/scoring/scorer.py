@@ -1,7 +1,9 @@
 """Score one architecture at a time with a proxy: the job a scoring process holds, and its scorer.
 
 A row holds the architecture's score (`score`), or, for a benchmark whose tasks have their own networks, one
-score per task (`score_<task>`), with the seconds it took and what failed (`error`).
+score per task (`score_<task>`), with the seconds it took and what failed (`error`). A one-pass job (`members`)
+scores several proxies per architecture in one pass (`proxies.shared.SharedPass`) and gives one row per member, each
+equal to the row a job of that proxy alone gives, with the member's share of the pass's seconds.
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ import torch
 from meco_lab.benchmarks import space_options
 from meco_lab.core.errors import ConfigError
 from meco_lab.proxies import PROXIES, Proxy
+from meco_lab.proxies.shared import SharedPass
 from meco_lab.spaces import SPACES, Candidate, SearchSpace
 
 REDUCTIONS = ("first", "mean")
@@ -52,6 +55,7 @@ class ScoringJob:
     threads: int = 1
     data: dict[str, Any] | None = None  # the `data.*` settings, for the proxy's needs check
     tasks: tuple[TaskInput, ...] = ()  # one network per task: each task's input (then x and y are unused)
+    members: tuple[dict[str, Any], ...] = ()  # one pass of several proxies: each member's proxy config (then not proxy)
 
     @property
     def columns(self) -> tuple[str, ...]:
@@ -79,8 +83,10 @@ class Scorer:
         self.space = build_space(job.space) if space is None else space
         if not job.tasks:
             self.space.check_input_size(job.x.shape[-1])
-        self.proxy = build_proxy(job.proxy)
-        self.proxy.check(job.data or {})
+        self.proxies = [build_proxy(spec) for spec in (job.members or (job.proxy,))]
+        for proxy in self.proxies:
+            proxy.check(job.data or {})
+        self.proxy = self.proxies[0]
         self.x = job.x.to(job.device)
         self.y = None if job.y is None else job.y.to(job.device)
         moved: dict[int, torch.Tensor] = {}  # tasks that share an input keep sharing it (one encoder pass)
@@ -94,19 +100,57 @@ class Scorer:
         value gives a NaN score; the failure is recorded in `error` and the run carries on.
         """
         start = time.perf_counter()
-        found: dict[str | None, float | Exception]
+        found = self.found(self.proxy, index)
+        return self.row(index, found, time.perf_counter() - start)
+
+    def score_members(self, index: int) -> list[dict[str, Any]]:
+        """One row per member of a one-pass job, in member order, each as a job of that proxy alone scores it. The
+        members share one pass per input (`SharedPass`: the whole batch, or each sample with `data.reduce=mean`);
+        on a benchmark whose tasks have their own networks each member scores on its own."""
+        if self.task_inputs:
+            results = []
+            for proxy in self.proxies:
+                start = time.perf_counter()
+                results.append((self.found(proxy, index), time.perf_counter() - start))
+            return [self.row(index, found, seconds) for found, seconds in results]
+        candidate = Candidate(self.space, index, self.job.seed, self.job.num_classes)
+        if self.job.reduce == "first":
+            passes = [SharedPass(candidate, self.x, self.y).run(self.proxies)]
+        else:
+            ys = [None] * len(self.x) if self.y is None else list(self.y.split(1))
+            passes = [SharedPass(candidate, xi, yi).run(self.proxies)
+                      for xi, yi in zip(self.x.split(1), ys, strict=True)]
+        rows = []
+        for k in range(len(self.proxies)):
+            values = [p[k][0] for p in passes]
+            failed = next((v for v in values if isinstance(v, Exception)), None)
+            value = failed if failed is not None else sum(values) / len(values)
+            rows.append(self.row(index, {None: value}, sum(p[k][1] for p in passes)))
+        return rows
+
+    def result(self, index: int) -> dict[str, Any] | list[dict[str, Any]]:
+        """The row of `index`, or for a one-pass job its rows, one per member."""
+        return self.score_members(index) if self.job.members else self.score(index)
+
+    def found(self, proxy: Proxy, index: int) -> dict[str | None, float | Exception] | Exception:
+        """`proxy`'s score of `index` per task (None: the one network), or the exception that failed them all."""
         try:
             if self.task_inputs:
-                found = dict(self.proxy.score_tasks(self.space, index, self.job.seed, self.task_inputs))
-            else:
-                found = {None: self.score_candidate(Candidate(self.space, index, self.job.seed, self.job.num_classes))}
+                return dict(proxy.score_tasks(self.space, index, self.job.seed, self.task_inputs))
+            return {None: self.score_candidate(Candidate(self.space, index, self.job.seed, self.job.num_classes),
+                                               proxy)}
         except Exception as failure:  # recorded per architecture, never fatal to the run
-            found = {}
+            return failure
+
+    def row(self, index: int, found: dict[str | None, float | Exception] | Exception, seconds: float
+            ) -> dict[str, Any]:
+        """The scores row of `found` (per task, or the failure of all), a non-finite value recorded as NaN."""
+        values: dict[str, float] = {}
+        errors: list[str] = []
+        if isinstance(found, Exception):
             values = dict.fromkeys(self.job.columns, math.nan)
-            errors = [f"{type(failure).__name__}: {failure}"]
-        seconds = time.perf_counter() - start
-        if found:
-            values, errors = {}, []
+            errors = [f"{type(found).__name__}: {found}"]
+            found = {}
         for task, value in found.items():  # per task (None: the one network): its error, or a non-finite value
             where = "" if task is None else f"{task}: "
             if isinstance(value, Exception):
@@ -120,14 +164,16 @@ class Scorer:
         error = "; ".join(errors)[:500] or None
         return {"index": index, "arch": self.space.arch(index), **values, "seconds": seconds, "error": error}
 
-    def score_candidate(self, candidate: Candidate) -> float:
+    def score_candidate(self, candidate: Candidate, proxy: Proxy | None = None) -> float:
         """The proxy's score of `candidate` under `data.reduce`: sample 0 of one batch forward ("first"), or the
         mean of per-sample scores, each sample alone in its forward pass ("mean"). Exceptions propagate."""
+        proxy = proxy or self.proxy
         if self.job.reduce == "first":
-            return float(self.proxy.score(candidate, self.x, self.y))
+            return float(proxy.score(candidate, self.x, self.y))
         ys = [None] * len(self.x) if self.y is None else list(self.y.split(1))
-        return sum(float(self.proxy.score(candidate, xi, yi)) for xi, yi in zip(self.x.split(1), ys, strict=True)
+        return sum(float(proxy.score(candidate, xi, yi)) for xi, yi in zip(self.x.split(1), ys, strict=True)
                    ) / len(self.x)
 
-    def score_many(self, indices: Sequence[int]) -> list[dict[str, Any]]:
-        return [self.score(i) for i in indices]
+    def score_many(self, indices: Sequence[int]) -> list[Any]:
+        """`result` of each index: rows, or for a one-pass job lists of member rows."""
+        return [self.result(i) for i in indices]

@@ -28,7 +28,8 @@ from meco_lab.scoring.scorer import score_column
 from meco_lab.scoring.selection import select_space
 from meco_lab.search_methods.tables import accuracy_stats, topk_table
 
-SCORE_KEYS = ("space", "proxy", "data", "truth", "benchmark", "seed", "workers", "threads", "device", "chunk")
+SCORE_KEYS = ("space", "proxy", "data", "truth", "benchmark", "seed", "workers", "threads", "device", "chunk",
+              "cache_dir")
 
 
 def read_scores(path: str | os.PathLike[str], key: str = "scores", column: str = "score") -> tuple[pl.DataFrame, Path]:
@@ -95,6 +96,9 @@ def score_config(config: dict[str, Any]) -> dict[str, Any]:
 def check_topk(config: dict[str, Any]) -> None:
     """Every setting of a top-k search, checked before any work (the scoring settings too, when it must score)."""
     check_int("k", config["k"])
+    if config["proxy"]["name"] == "multi":
+        raise ConfigError("proxy", "multi", "a proxy with one score per architecture for method=topk (a single proxy, "
+                                            "or proxy=ensemble)")
     space_cfg = config["space"]
     benchmark = get_benchmark(space_cfg["name"])
     tasks = benchmark.select_tasks((config.get("benchmark") or {}).get("tasks"))

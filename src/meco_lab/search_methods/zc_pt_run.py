@@ -24,8 +24,10 @@ from rich.table import Table
 
 from meco_lab.benchmarks import BENCHMARKS, Task, get_benchmark
 from meco_lab.core.checks import check_choice, check_int
+from meco_lab.core.errors import ConfigError
+from meco_lab.scoring.compute import progress_bar
+from meco_lab.scoring.members import is_composite
 from meco_lab.scoring.plan import make_job
-from meco_lab.scoring.run import progress_bar
 from meco_lab.scoring.scorer import Scorer, ScoringJob, build_space
 from meco_lab.search_methods.supernets import SUPERNETS
 from meco_lab.search_methods.tables import accuracy_stats
@@ -38,6 +40,9 @@ FINALS = ("discrete", "supernet")
 def check_zc_pt(config: dict[str, Any]) -> dict[str, Any]:
     """The `zc_pt.*` settings, checked; raises ConfigError."""
     options = dict(config.get("zc_pt") or {})
+    if is_composite(config.get("proxy") or {}):
+        raise ConfigError("proxy", config["proxy"]["name"], "one proxy for method=zc_pt (it scores supernets, which "
+                                                           "the score cache does not hold)")
     check_int("zc_pt.candidates", options.get("candidates"))
     check_choice("zc_pt.final", options.get("final", "discrete"), FINALS)
     check_choice("space", config["space"]["name"], sorted(SUPERNETS))

@@ -25,6 +25,7 @@ from optuna.trial import TrialState
 from rich.console import Console
 
 from meco_lab.scoring.ray_executor import check_node, code_version, connect, lost, node_id, task_failure
+from meco_lab.sweeps.onepass import load_credit
 from meco_lab.sweeps.settings import SweepSettings
 from meco_lab.sweeps.spec import SweepSpec
 from meco_lab.sweeps.study import distribution, open_study
@@ -35,14 +36,15 @@ MAX_RETRIES = 3  # Ray's re-runs of a trial task whose worker or node died; the 
 
 
 def trial_task(spec: SweepSpec, params: dict[str, Any], number: int, cache_dir: Path, overrides: tuple[str, ...],
-               code: str) -> tuple[float, list[dict[str, Any]], dict[str, Any]]:
-    """A Ray task: evaluate one trial's point at every seed on this node; (objective, rows, where and when)."""
+               code: str, credit: dict[str, tuple[int, float]]) -> tuple[float, list[dict[str, Any]], dict[str, Any]]:
+    """A Ray task: evaluate one trial's point at every seed on this node; (objective, rows, where and when).
+    `credit`: what the sweep's one pass scored for its trials (`sweeps.onepass`)."""
     import torch
 
     check_node(code)
     torch.set_num_threads(1)
     started = time.time()
-    value, rows = evaluate(spec, params, number, cache_dir, overrides, Console(stderr=True, quiet=True))
+    value, rows = evaluate(spec, params, number, cache_dir, overrides, Console(stderr=True, quiet=True), credit)
     return value, rows, {"node": node_id(), "started": started, "ended": time.time()}
 
 
@@ -54,10 +56,11 @@ def run_trials_on_ray(spec: SweepSpec, settings: SweepSettings, console: Console
     study = open_study(spec, settings.storage_url)
     distributions = {p.name: distribution(p) for p in spec.params}
     cache_dir, code = settings.cache_dir.absolute(), code_version()  # the same path on every node
+    credit = load_credit(settings.dir)
     running: dict[Any, tuple[optuna.Trial, contextlib.ExitStack, int]] = {}  # task -> (trial, heartbeat, resubmits)
 
     def submit(trial: optuna.Trial, beat: contextlib.ExitStack, tries: int) -> None:
-        ref = task.remote(spec, dict(trial.params), trial.number, cache_dir, settings.overrides, code)
+        ref = task.remote(spec, dict(trial.params), trial.number, cache_dir, settings.overrides, code, credit)
         running[ref] = (trial, beat, tries)
 
     try:

@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 import polars as pl
+from optuna.trial import TrialState
 from rich.console import Console
 
 from meco_lab.core.checks import check_choice, check_int
@@ -24,16 +25,25 @@ from meco_lab.core.locks import exclusive
 from meco_lab.core.process import worker_init
 from meco_lab.scoring.executors import EXECUTORS, check_ray_settings
 from meco_lab.scoring.plan import cpu_cores
+from meco_lab.sweeps.onepass import fill_shared, load_credit
 from meco_lab.sweeps.ray_sweep import run_trials_on_ray
 from meco_lab.sweeps.settings import SweepSettings
 from meco_lab.sweeps.spec import Param, SweepRecord, SweepSpec, available_sweeps, command_line, load_sweep
-from meco_lab.sweeps.study import Study, completed_rows, distribution, load_study, open_study, prepare_study
+from meco_lab.sweeps.study import (
+    Study,
+    completed_rows,
+    distribution,
+    load_study,
+    open_study,
+    point_key,
+    prepare_study,
+)
 from meco_lab.sweeps.taking import finish_trial, take_trial
 from meco_lab.sweeps.trial import evaluate, trial_plan
 
 TRACKING = ("wandb", "none")
 SETTINGS = ("sweep.dir", "sweep.storage", "sweep.workers", "sweep.cache_dir", "sweep.tracking", "sweep.executor",
-            "sweep.address", "sweep.num_cpus", "sweep.num_gpus")
+            "sweep.address", "sweep.num_cpus", "sweep.num_gpus", "sweep.one_pass")
 
 
 def parse_command(argv: list[str]) -> tuple[SweepSpec, SweepSettings]:
@@ -55,6 +65,9 @@ def parse_command(argv: list[str]) -> tuple[SweepSpec, SweepSettings]:
             overrides.append(arg)
     spec = load_sweep(name, profile)
     workers = settings.get("sweep.workers", "1")
+    one_pass = settings.get("sweep.one_pass", "true").lower()
+    if one_pass not in ("true", "false"):
+        raise ConfigError("sweep.one_pass", one_pass, "true or false")
     return spec, SweepSettings(
         dir=Path(settings.get("sweep.dir", f"outputs/sweeps/{spec.study_name}")),
         storage=settings.get("sweep.storage"),
@@ -66,6 +79,7 @@ def parse_command(argv: list[str]) -> tuple[SweepSpec, SweepSettings]:
         address=settings.get("sweep.address", "auto"),
         num_cpus=_parsed(settings.get("sweep.num_cpus", "1")),
         num_gpus=_parsed(settings.get("sweep.num_gpus", "0")),
+        one_pass=one_pass == "true",
     )
 
 
@@ -158,10 +172,12 @@ def worker_loop(spec: SweepSpec, settings: SweepSettings, quiet: bool = False) -
     console = Console(stderr=True, quiet=quiet)
     study = open_study(spec, settings.storage_url)
     distributions = {p.name: distribution(p) for p in spec.params}
-    while (trial := take_trial(study, spec, distributions)) is not None:
+    credit = load_credit(settings.dir)  # what this sweep's one pass scored for its trials
+    lock = settings.dir / ".take.lock" if settings.storage_url.startswith("sqlite") else None
+    while (trial := take_trial(study, spec, distributions, lock)) is not None:
         with study.heartbeat(trial.number):
             value, rows = evaluate(spec, dict(trial.params), trial.number, settings.cache_dir, settings.overrides,
-                                   console)
+                                   console, credit)
         finish_trial(spec, settings, study, trial, value, rows, console)
 
 
@@ -204,6 +220,10 @@ def run_sweep(spec: SweepSpec, settings: SweepSettings, console: Console | None 
         study = open_study(spec, settings.storage_url)
         prepare_study(spec, study, settings.local)
         start = time.perf_counter()
+        if settings.one_pass and spec.sampler == "grid":
+            done = {point_key(t.params) for t in study.trials((TrialState.COMPLETE,))}
+            todo = [p for p in spec.grid() if point_key(p) not in done]
+            fill_shared(spec, todo, settings.overrides, settings.cache_dir, settings.workers, settings.dir, console)
         if settings.executor == "ray":
             run_trials_on_ray(spec, settings, console)
         elif settings.workers == 1:

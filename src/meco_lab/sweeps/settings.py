@@ -26,6 +26,7 @@ class SweepSettings:
     address: str = "auto"
     num_cpus: float = 1
     num_gpus: float = 0
+    one_pass: bool = True  # grid points that differ only in the proxy are scored together first (sweeps.onepass)
 
     @property
     def storage_url(self) -> str:

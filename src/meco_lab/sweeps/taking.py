@@ -6,9 +6,12 @@ a sweep takes the same trials whatever runs them.
 
 from __future__ import annotations
 
+from contextlib import nullcontext
+from pathlib import Path
 from typing import Any
 
 import optuna
+from filelock import FileLock
 from optuna.trial import TrialState
 from rich.console import Console
 
@@ -18,8 +21,18 @@ from meco_lab.sweeps.study import Study, point_key
 from meco_lab.sweeps.trial import log_trial
 
 
-def take_trial(study: Study, spec: SweepSpec, distributions: dict[str, Any]) -> optuna.Trial | None:
-    """The next trial to run: enqueued points first, then (TPE) the sampler's; None once the budget is met."""
+def take_trial(study: Study, spec: SweepSpec, distributions: dict[str, Any], lock: Path | None = None
+               ) -> optuna.Trial | None:
+    """The next trial to run: enqueued points first, then (TPE) the sampler's; None once the budget is met.
+
+    With `lock` (a file), processes that share a SQLite study take trials one at a time: SQLite has no row lock,
+    so two processes could both move the same waiting trial to running (PostgreSQL locks the row).
+    """
+    with FileLock(lock) if lock is not None else nullcontext():
+        return _take(study, spec, distributions)
+
+
+def _take(study: Study, spec: SweepSpec, distributions: dict[str, Any]) -> optuna.Trial | None:
     while True:
         trials = study.trials()
         done = {point_key(t.params) for t in trials if t.state == TrialState.COMPLETE}

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import os
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -13,7 +13,7 @@ from rich.console import Console
 
 from meco_lab.core.config import compose_config
 from meco_lab.evaluation.summary import METRICS, task_metrics
-from meco_lab.scoring.cache import cached_scores
+from meco_lab.scoring.cache import cache_key, cached_scores
 from meco_lab.scoring.plan import RunPlan, plan_run
 from meco_lab.sweeps.spec import SweepSpec
 from meco_lab.tracking import wandb_run
@@ -55,17 +55,23 @@ def split_metrics(spec: SweepSpec, plan: RunPlan, scores: pl.DataFrame) -> dict[
 
 
 def evaluate(spec: SweepSpec, params: dict[str, Any], number: int, cache_dir: Path, extra: Sequence[str],
-             console: Console) -> tuple[float, list[dict[str, Any]]]:
+             console: Console, credit: Mapping[str, tuple[int, float]] | None = None
+             ) -> tuple[float, list[dict[str, Any]]]:
     """Score the point at every seed (through the cache under `cache_dir`); the objective and one row per seed.
 
     The objective is `<metric>.<task>` averaged over the seeds; for a point whose benchmark lacks that task (a sweep
-    over benchmarks), the metric averaged over the point's own tasks."""
+    over benchmarks), the metric averaged over the point's own tasks. `credit`: per cache key, the forward passes
+    and seconds the sweep's one pass spent scoring it (`sweeps.onepass`), counted in the row of the trial it scored
+    for instead of a cache hit."""
     rows = []
     for seed in spec.seeds:
         plan = trial_plan(spec, params, seed, extra)
         scores, passes, seconds = cached_scores(plan, cache_dir, console, label=f"trial {number} seed {seed}")
+        if not passes and not plan.members and credit and cache_key(plan.config) in credit:
+            passes, seconds = credit[cache_key(plan.config)]
         row = {"trial": number, **params, "seed": seed, "n_archs": len(scores), "seconds": seconds,
                "forward_passes": passes, "cache_hit": passes == 0,
+               "arch_seconds": float(scores["seconds"].mean()) if len(scores) else float("nan"),
                "n_nan": int(scores.select(pl.any_horizontal(pl.col(list(set(plan.columns.values()))).is_nan())).sum()
                             .item()),
                "truth": plan.reference.source, "ranked_against": "accuracy" if plan.size is None else "params"}
