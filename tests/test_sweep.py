@@ -318,3 +318,19 @@ def test_workers_exit_when_the_sweep_process_is_killed(tmp_path):
         assert not any(alive(w) for w in workers)
     finally:
         os.killpg(proc.pid, signal.SIGKILL)
+
+
+def test_grid_sweep_with_a_split_reports_the_held_out_half(tmp_path, cli):
+    """A grid sweep with `split` has nothing to tune: its report gives each point's metrics on the held-out half."""
+    sweep = tmp_path / "halves.yaml"
+    sweep.write_text("description: halves\nbase: [space.sample=40]\nparams:\n  proxy: [meco, params]\nsampler: grid\n"
+                     "seeds: [0]\nsplit: {fraction: 0.5, seed: 0}\n")
+    out = cli(str(sweep), f"sweep.dir={tmp_path / 'sweep'}", f"sweep.cache_dir={tmp_path / 'cache'}",
+              "sweep.tracking=none", module="meco_lab.sweep")
+    assert out.returncode == 0, out.stderr
+    trials = pl.read_parquet(tmp_path / "sweep" / "trials.parquet")
+    report = (tmp_path / "sweep" / "report.md").read_text()
+    assert "on the held-out half" in report
+    for row in trials.iter_rows(named=True):
+        assert f"| {row['proxy']} | {row['holdout_spearman_cifar10']:.3f} |" in report
+        assert row["holdout_spearman_cifar10"] != row["tune_spearman_cifar10"]

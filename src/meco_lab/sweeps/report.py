@@ -199,6 +199,9 @@ def write_report(sweep_dir: Path, publish_wandb: bool = False, console: Console 
     if lower:
         lines += [f"Lower is better on {', '.join(lower)}: rho and tau there are against the negated value.", ""]
     if spec.sampler == "grid":
+        if spec.split:  # a grid with a split has nothing to tune: report each point on the held-out half
+            trials = held_out(trials)
+            lines += [f"Every metric below is on the held-out half of the architectures (split {spec.split}).", ""]
         agg = aggregate(trials, keys, tasks)
         plot = plot_sweep(agg, record, paper, keys[0], keys[1] if len(keys) > 1 else None, sweep_dir / "rho.png")
         lines += [f"![rho against {keys[0]}]({plot.name})", ""]
@@ -212,6 +215,15 @@ def write_report(sweep_dir: Path, publish_wandb: bool = False, console: Console 
     if publish_wandb:
         publish(report, record, console)
     return report
+
+
+def held_out(trials: pl.DataFrame) -> pl.DataFrame:
+    """The trials table with each `holdout_<metric>` column renamed `<metric>` (the tune columns dropped), so a split
+    grid sweep reports its points on the held-out half."""
+    held = [c for c in trials.columns if c.startswith("holdout_")]
+    whole = {c.removeprefix("holdout_") for c in held}
+    keep = [c for c in trials.columns if c not in whole and not c.startswith("tune_")]
+    return trials.select(keep).rename({c: c.removeprefix("holdout_") for c in held})
 
 
 def tpe_section(trials: pl.DataFrame, record: SweepRecord, keys: list[str], sweep_dir: Path) -> list[str]:
