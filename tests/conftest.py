@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import os
+import signal
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -28,6 +30,21 @@ def load_ground_truth(name: str, metric: str = "test", path: str | None = None, 
 
     return BENCHMARKS.get(f"nats_{space}")().load_truth({"name": name, "metric": metric, "path": path, "hp": hp},
                                                         indices)
+
+
+def sweep_killed_after(args: list[str], cache: Path, parts: int) -> None:
+    """Run `python -m meco_lab.sweep args` and SIGKILL its process group once `cache` holds `parts` score parts
+    (asserting it is still running then, within 300 s)."""
+    proc = subprocess.Popen([sys.executable, "-m", "meco_lab.sweep", *args], cwd=REPO, stdout=subprocess.DEVNULL,
+                            stderr=subprocess.DEVNULL, start_new_session=True)
+    try:
+        deadline = time.time() + 300
+        while len(list(cache.glob("*/.scores/part-*.parquet"))) < parts:
+            assert proc.poll() is None and time.time() < deadline, "the sweep ended before the kill"
+            time.sleep(0.05)
+    finally:
+        os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait()
 
 
 def children(pid: int, spawned_only: bool = False) -> list[int]:

@@ -7,8 +7,6 @@ from __future__ import annotations
 import io
 import json
 import math
-import os
-import signal
 import subprocess
 import sys
 import time
@@ -16,7 +14,7 @@ import time
 import polars as pl
 import pytest
 import torch
-from conftest import REPO
+from conftest import REPO, sweep_killed_after
 from omegaconf import OmegaConf
 from rich.console import Console
 
@@ -182,18 +180,8 @@ def test_a_killed_one_pass_resumes_from_its_parts(tmp_path):
     spec = tmp_path / "mini.yaml"
     spec.write_text(json.dumps({"base": ["space.limit=600", "chunk=10", "data=cifar10", "data.samples=2"],
                                 "params": {"proxy": ["meco", "params", "nwot"]}, "seeds": [0]}))
-    args = [sys.executable, "-m", "meco_lab.sweep", str(spec), f"sweep.dir={tmp_path / 'dir'}",
-            f"sweep.cache_dir={tmp_path / 'cache'}", "sweep.tracking=none"]
-    proc = subprocess.Popen(args, cwd=REPO, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-                            start_new_session=True)
-    try:
-        deadline = time.time() + 300
-        while len(list((tmp_path / "cache").glob("*/.scores/part-*.parquet"))) < 6:
-            assert proc.poll() is None and time.time() < deadline, "the sweep ended before the kill"
-            time.sleep(0.05)
-    finally:
-        os.killpg(proc.pid, signal.SIGKILL)
-        proc.wait()
+    args = [str(spec), f"sweep.dir={tmp_path / 'dir'}", f"sweep.cache_dir={tmp_path / 'cache'}", "sweep.tracking=none"]
+    sweep_killed_after(args, tmp_path / "cache", 6)
     written = {}
     for entry in (tmp_path / "cache").iterdir():
         name = json.loads((entry / ".scores" / "fingerprint.json").read_text())["proxy"]["name"]
@@ -201,7 +189,7 @@ def test_a_killed_one_pass_resumes_from_its_parts(tmp_path):
         written[name] = len(pl.concat([pl.read_parquet(p) for p in parts])) if parts else 0
     assert 0 < sum(written.values()) < 1800
 
-    done = subprocess.run(args, cwd=REPO, capture_output=True, text=True)
+    done = subprocess.run([sys.executable, "-m", "meco_lab.sweep", *args], cwd=REPO, capture_output=True, text=True)
     assert done.returncode == 0, done.stderr
     rows = {r["proxy"]: r for r in pl.read_parquet(tmp_path / "dir" / "trials.parquet").iter_rows(named=True)}
     for name in ("meco", "params", "nwot"):

@@ -13,7 +13,7 @@ import time
 import optuna
 import polars as pl
 import pytest
-from conftest import REPO, alive, children
+from conftest import REPO, alive, children, sweep_killed_after
 from omegaconf import OmegaConf
 from rich.console import Console
 
@@ -154,22 +154,12 @@ def test_an_interrupted_trial_resumes_from_its_written_parts(tmp_path):
     spec = tmp_path / "one.yaml"
     spec.write_text(json.dumps({"base": ["space.limit=1500", "chunk=10"], "params": {"proxy": ["meco"]},
                                 "seeds": [0]}))
-    args = [sys.executable, "-m", "meco_lab.sweep", str(spec), f"sweep.dir={tmp_path / 'dir'}",
-            f"sweep.cache_dir={tmp_path / 'cache'}", "sweep.tracking=none"]
-    proc = subprocess.Popen(args, cwd=REPO, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-                            start_new_session=True)
-    try:
-        deadline = time.time() + 300
-        while len(list((tmp_path / "cache").glob("*/.scores/part-*.parquet"))) < 2:
-            assert proc.poll() is None and time.time() < deadline, "the sweep ended before the kill"
-            time.sleep(0.05)
-    finally:
-        os.killpg(proc.pid, signal.SIGKILL)
-        proc.wait()
+    args = [str(spec), f"sweep.dir={tmp_path / 'dir'}", f"sweep.cache_dir={tmp_path / 'cache'}", "sweep.tracking=none"]
+    sweep_killed_after(args, tmp_path / "cache", 2)
     written = pl.concat([pl.read_parquet(p) for p in (tmp_path / "cache").glob("*/.scores/part-*.parquet")])
     assert 20 <= len(written) < 1500
 
-    done = subprocess.run(args, cwd=REPO, capture_output=True, text=True)
+    done = subprocess.run([sys.executable, "-m", "meco_lab.sweep", *args], cwd=REPO, capture_output=True, text=True)
     assert done.returncode == 0, done.stderr
     row = pl.read_parquet(tmp_path / "dir" / "trials.parquet").row(0, named=True)
     assert row["n_archs"] == 1500 and row["forward_passes"] == 1500 - len(written) and not row["cache_hit"]

@@ -24,7 +24,7 @@ import ast
 from torch import nn
 
 from meco_lab.core.errors import ConfigError
-from meco_lab.spaces.darts.genotype import Genotype, parse_genotype
+from meco_lab.spaces.darts.genotype import OPS, Genotype, parse_genotype
 from meco_lab.spaces.darts.ops import FactorizedReduce, ReLUConvBN, make_op
 from meco_lab.spaces.darts.space import DartsLogits
 from meco_lab.spaces.model_stats import module_params
@@ -32,15 +32,7 @@ from meco_lab.spaces.model_stats import module_params
 CHANNELS = 32
 LAYERS = 8
 STEM_MULTIPLIER = 3
-COMPACT_OPS = (
-    "max_pool_3x3",
-    "avg_pool_3x3",
-    "skip_connect",
-    "sep_conv_3x3",
-    "sep_conv_5x5",
-    "dil_conv_3x3",
-    "dil_conv_5x5",
-)
+COMPACT_OPS = OPS[1:]
 """Op of each index in NASLib's NB301 compact form."""
 CONCAT = (2, 3, 4, 5)
 

@@ -100,9 +100,13 @@ class ConvLayer(nn.Module):
     def __init__(self, c_in: int, c_out: int, kernel: int, stride: int, padding: int,
                  activation: nn.Module | None, batch_norm: bool):
         super().__init__()
-        self.conv = nn.Conv2d(c_in, c_out, kernel, stride=stride, padding=padding)
+        self.conv = self.make_conv(c_in, c_out, kernel, stride, padding)
         self.activation = activation
         self.norm = nn.BatchNorm2d(c_out) if batch_norm else None
+
+    @staticmethod
+    def make_conv(c_in: int, c_out: int, kernel: int, stride: int, padding: int) -> nn.Module:
+        return nn.Conv2d(c_in, c_out, kernel, stride=stride, padding=padding)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         x = self.conv(x)
@@ -113,20 +117,9 @@ class ConvLayer(nn.Module):
         return x
 
 
-class DeconvLayer(nn.Module):
+class DeconvLayer(ConvLayer):
     """Decoder upsampling: ConvTranspose2d (3x3, stride 2, padding 1, output_padding 1: doubles H, W) -> BN -> act."""
 
-    def __init__(self, c_in: int, c_out: int, kernel: int, stride: int, padding: int,
-                 activation: nn.Module | None, batch_norm: bool):
-        super().__init__()
-        self.conv = nn.ConvTranspose2d(c_in, c_out, kernel, stride=stride, padding=padding, output_padding=1)
-        self.activation = activation
-        self.norm = nn.BatchNorm2d(c_out) if batch_norm else None
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        x = self.conv(x)
-        if self.norm is not None:
-            x = self.norm(x)
-        if self.activation is not None:
-            x = self.activation(x)
-        return x
+    @staticmethod
+    def make_conv(c_in: int, c_out: int, kernel: int, stride: int, padding: int) -> nn.Module:
+        return nn.ConvTranspose2d(c_in, c_out, kernel, stride=stride, padding=padding, output_padding=1)
