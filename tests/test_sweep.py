@@ -18,6 +18,7 @@ from omegaconf import OmegaConf
 from rich.console import Console
 
 from meco_lab.core.config import compose_config
+from meco_lab.core.errors import ConfigError
 from meco_lab.scoring.run import score_run
 from meco_lab.sweeps.runner import SweepSettings, validate
 from meco_lab.sweeps.spec import available_sweeps, load_sweep
@@ -324,3 +325,18 @@ def test_grid_sweep_with_a_split_reports_the_held_out_half(tmp_path, cli):
     for row in trials.iter_rows(named=True):
         assert f"| {row['proxy']} | {row['holdout_spearman_cifar10']:.3f} |" in report
         assert row["holdout_spearman_cifar10"] != row["tune_spearman_cifar10"]
+
+
+def test_a_profile_narrows_a_swept_parameter():
+    narrowed = load_sweep("benchmarks", "cifar10")
+    assert {p["space"] for p in narrowed.grid()} == {"nb301", "nb101"}
+    assert len(narrowed.grid()) == 2 * len(load_sweep("benchmarks").grid()) // 5
+    assert narrowed.study_name == "benchmarks-cifar10"
+
+
+def test_a_profile_cannot_narrow_what_is_not_swept(tmp_path):
+    spec = tmp_path / "bad.yaml"
+    spec.write_text("params:\n  proxy: [meco, params]\nprofiles:\n  odd: {params: {space: [nb301]}}\n")
+    with pytest.raises(ConfigError) as error:
+        load_sweep(str(spec), "odd")
+    assert str(error.value) == "profiles.odd.params='space' is not allowed: expected a swept parameter: proxy"

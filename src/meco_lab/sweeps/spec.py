@@ -175,7 +175,12 @@ def load_sweep(name: str, profile: str | None = None) -> SweepSpec:
     chosen: dict[str, Any] = {}
     if profile is not None:
         chosen = profiles[check_choice("profile", profile, sorted(profiles))]
-    params = tuple(_param(k, v, sampler) for k, v in raw.get("params", {}).items())
+    swept = raw.get("params", {})
+    narrowed = chosen.get("params") or {}  # a profile may narrow a swept parameter's values
+    for key in narrowed:
+        if key not in swept:
+            raise ConfigError(f"profiles.{profile}.params", key, f"a swept parameter: {', '.join(swept)}")
+    params = tuple(_param(k, narrowed.get(k, v), sampler) for k, v in swept.items())
     if sampler == "grid" and any(p.is_range for p in params):
         raise ConfigError("sampler", sampler, "tpe for swept ranges")
     return SweepSpec(
