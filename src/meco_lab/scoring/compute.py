@@ -27,6 +27,12 @@ def progress_bar(console: Console, label: str = "scoring", info: str = "rate") -
                     console=console)
 
 
+def chunk_size(chunk: int, todo: int, workers: int) -> int:
+    """Architectures per part: `chunk`, or with several workers at most a quarter of a worker's share, so that a
+    selection smaller than `workers * chunk` keeps every worker busy (scores do not depend on it)."""
+    return chunk if workers == 1 else min(chunk, max(1, -(-todo // (4 * workers))))
+
+
 def compute_scores(plan: RunPlan, store: ScoreStore, console: Console, label: str = "scoring") -> tuple[
         pl.DataFrame, int, float]:
     """Score what `store` lacks of the plan's architectures: (scores of all of them, forward passes, seconds)."""
@@ -46,7 +52,9 @@ def compute_scores(plan: RunPlan, store: ScoreStore, console: Console, label: st
                 progress.update(task, rate=f"{scored / max(time.perf_counter() - start, 1e-9):.1f} arch/s")
 
             run_scoring = scoring_executor(plan.config)  # executor=local: parallel.run_scoring; ray: ray_executor
-            run_scoring(plan.job, todo, plan.config["workers"], plan.config["chunk"], store.append, advance)
+            workers = plan.config["workers"]
+            run_scoring(plan.job, todo, workers, chunk_size(plan.config["chunk"], len(todo), workers), store.append,
+                        advance)
     seconds = time.perf_counter() - start
     passes_per_arch = 1 if plan.job.reduce == "first" else len(plan.job.x)
     scores = store.load().filter(pl.col("index").is_in(indices))
@@ -90,7 +98,6 @@ def compute_members(job: ScoringJob, indices: Sequence[int], stores: Sequence[Sc
                     scored[k] += len(member_rows)
                     seconds[k] += sum(r["seconds"] for r in member_rows)
 
-            size = chunk if workers == 1 else min(chunk, max(1, -(-len(part) // (4 * workers))))  # work for all
-            run_scoring(replace(job, members=tuple(job.members[k] for k in lacking)), part, workers, size, write,
-                        advance)
+            run_scoring(replace(job, members=tuple(job.members[k] for k in lacking)), part, workers,
+                        chunk_size(chunk, len(part), workers), write, advance)
     return scored, seconds, time.perf_counter() - start
