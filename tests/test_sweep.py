@@ -340,3 +340,20 @@ def test_a_profile_cannot_narrow_what_is_not_swept(tmp_path):
     with pytest.raises(ConfigError) as error:
         load_sweep(str(spec), "odd")
     assert str(error.value) == "profiles.odd.params='space' is not allowed: expected a swept parameter: proxy"
+
+
+def test_a_point_with_a_nan_objective_is_reported_not_dropped(tmp_path, cli):
+    """One architecture gives rho NaN, which Optuna records as a failed trial: the point still has its row in
+    trials.parquet (NaN rho) and the report lists it, once, also after a resume."""
+    sweep = tmp_path / "one.yaml"
+    sweep.write_text("description: one arch\nbase: [space.limit=1]\nparams:\n  proxy: [params]\nsampler: grid\n"
+                     "seeds: [0]\n")
+    args = [str(sweep), f"sweep.dir={tmp_path / 'sweep'}", f"sweep.cache_dir={tmp_path / 'cache'}",
+            "sweep.tracking=none"]
+    for _ in range(2):
+        out = cli(*args, module="meco_lab.sweep")
+        assert out.returncode == 0, out.stderr
+        trials = pl.read_parquet(tmp_path / "sweep" / "trials.parquet")
+        assert len(trials) == 1 and trials["proxy"].to_list() == ["params"]
+        assert trials["spearman_cifar10"].is_nan().all()
+    assert "| params | cifar10 | nan ± nan |" in (tmp_path / "sweep" / "report.md").read_text()

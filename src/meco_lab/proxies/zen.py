@@ -32,7 +32,7 @@ from meco_lab.core.errors import ConfigError
 from meco_lab.proxies.base import PROXIES
 from meco_lab.proxies.baselines_common import BaselineProxy, channels_last
 from meco_lab.proxies.shared import SharedPass, alone
-from meco_lab.spaces.base import Candidate
+from meco_lab.spaces.base import Candidate, GlobalAvgPool
 
 
 def gaussian_init(net: nn.Module, generator: torch.Generator) -> None:
@@ -51,9 +51,10 @@ def gaussian_init(net: nn.Module, generator: torch.Generator) -> None:
 
 def pre_gap_features(net: nn.Module, x: torch.Tensor) -> torch.Tensor:
     """The input of the last global average pooling layer in one forward of `x`."""
-    pools = [m for m in net.modules() if isinstance(m, nn.AdaptiveAvgPool2d)]
+    pools = [m for m in net.modules() if isinstance(m, (nn.AdaptiveAvgPool2d, GlobalAvgPool))]
     if not pools:
-        raise ValueError("zen needs a network with a global average pooling layer (nn.AdaptiveAvgPool2d)")
+        raise ValueError("zen needs a network with a global average pooling layer (nn.AdaptiveAvgPool2d or "
+                         "spaces.base.GlobalAvgPool)")
     seen: list[torch.Tensor] = []
     handle = pools[-1].register_forward_pre_hook(lambda _m, inputs: seen.append(inputs[0].clone()))
     try:

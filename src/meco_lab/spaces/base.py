@@ -53,6 +53,15 @@ Needed = Callable[[int, int], bool]
 """needed(channels, positions): can a feature map of this shape change the proxy's value?"""
 
 
+class GlobalAvgPool(nn.Module):
+    """Global average pooling as `x.mean((2, 3))` (N x C x H x W -> N x C), for networks whose benchmark code takes
+    the mean in `forward` (NB101): a module, so that proxies can find the features before it (zen), while the
+    arithmetic, and the modules a size count sees, stay the benchmark's."""
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return x.mean((2, 3))
+
+
 class SearchSpace(ABC):
     """A NAS benchmark search space: indexable architectures that build into seeded networks.
 

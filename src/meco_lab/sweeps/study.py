@@ -139,6 +139,17 @@ def prepare_study(spec: SweepSpec, study: Study, local: bool) -> None:
 
 
 def completed_rows(study: optuna.Study) -> list[dict[str, Any]]:
-    """The rows (one per seed) of every finished trial."""
-    return [row for t in study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,))
-            for row in t.user_attrs.get("rows", [])]
+    """The rows (one per seed) of every finished trial, and of each point whose every evaluation gave a NaN
+    objective (Optuna fails such a trial: e.g. a proxy that could score none of the architectures), once, so the
+    trials table and the report show the point with its NaN rho instead of leaving it out."""
+    trials = study.get_trials(deepcopy=False, states=(TrialState.COMPLETE, TrialState.FAIL))
+    done = {point_key(t.params) for t in trials if t.state == TrialState.COMPLETE}
+    rows, nan_points = [], set()
+    for t in trials:
+        if t.state == TrialState.FAIL:
+            key = point_key(t.params)
+            if key in done or key in nan_points or not t.user_attrs.get("rows"):
+                continue
+            nan_points.add(key)
+        rows += t.user_attrs.get("rows", [])
+    return rows

@@ -15,6 +15,7 @@ import math
 import torch
 from torch import nn
 
+from meco_lab.spaces.base import GlobalAvgPool
 from meco_lab.spaces.nb101.cell import CONV1X1, CONV3X3, MAXPOOL3X3, Nb101Cell, compute_vertex_channels
 
 STEM_CHANNELS = 128
@@ -110,12 +111,13 @@ class Nb101Network(nn.Module):
                 layers.append(Nb101Module(cell, c_in, c_out))
                 c_in = c_out
         self.layers = nn.ModuleList(layers)
+        self.pool = GlobalAvgPool()  # NB101's global mean, as a module (zen reads the features before it)
         self.classifier = nn.Linear(c_out, num_classes)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         for layer in self.layers:
             x = layer(x)
-        return self.classifier(x.mean((2, 3)))
+        return self.classifier(self.pool(x))
 
 
 def naslib_init_(net: nn.Module) -> nn.Module:
