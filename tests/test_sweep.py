@@ -332,6 +332,7 @@ def test_a_profile_narrows_a_swept_parameter():
     assert {p["space"] for p in narrowed.grid()} == {"nb301", "nb101"}
     assert len(narrowed.grid()) == 2 * len(load_sweep("benchmarks").grid()) // 5
     assert narrowed.study_name == "benchmarks-cifar10"
+    assert load_sweep("benchmarks", "nb360").metric == "spearman.svhn"  # a profile's own objective
 
 
 def test_a_profile_cannot_narrow_what_is_not_swept(tmp_path):

@@ -166,15 +166,15 @@ def load_sweep(name: str, profile: str | None = None) -> SweepSpec:
     name = path.stem
     raw = yaml.safe_load(path.read_text())
     sampler = check_choice("sampler", raw.get("sampler", "grid"), SAMPLERS)
-    objective = raw.get("objective", {})
-    metric, direction = objective.get("metric", "spearman.cifar10"), objective.get("direction", "maximize")
-    head, _, task = metric.partition(".")
-    if head not in METRICS or not task:
-        raise ConfigError("objective.metric", metric, f"<{'|'.join(METRICS)}>.<task of the benchmark>")
     profiles = raw.get("profiles", {})
     chosen: dict[str, Any] = {}
     if profile is not None:
         chosen = profiles[check_choice("profile", profile, sorted(profiles))]
+    objective = chosen.get("objective", raw.get("objective", {}))  # a profile may set its own objective
+    metric, direction = objective.get("metric", "spearman.cifar10"), objective.get("direction", "maximize")
+    head, _, task = metric.partition(".")
+    if head not in METRICS or not task:
+        raise ConfigError("objective.metric", metric, f"<{'|'.join(METRICS)}>.<task of the benchmark>")
     swept = raw.get("params", {})
     narrowed = chosen.get("params") or {}  # a profile may narrow a swept parameter's values
     for key in narrowed:
