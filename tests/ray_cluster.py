@@ -69,6 +69,11 @@ class RayCluster:
         self._command(f"kill {node['id']}")
         self.nodes.remove(node)
 
+    def logs(self, pattern: str) -> str:
+        """The tails of the cluster's log files matching `pattern` (for a failing test's message)."""
+        return "".join(f"\n--- {path.name}\n{path.read_text(errors='replace')[-2000:]}"
+                       for path in sorted(self.root.rglob(pattern)))
+
     def close(self) -> None:
         if self.proc.poll() is None:
             self.proc.stdin.close()  # the script shuts its nodes down

@@ -97,7 +97,7 @@ def test_ray_client_address_scores_like_local(cluster, local_scores, tmp_path):
     """`executor.address=ray://...`: the driver reaches the cluster through Ray Client, with the same scores."""
     code, err = finished(cli(cluster, "executor=ray", f"executor.address={cluster.client_address}", "workers=2",
                              "space.limit=200", "chunk=20", f"hydra.run.dir={tmp_path}", stderr=subprocess.PIPE))
-    assert code == 0, err
+    assert code == 0, err + cluster.logs("ray_client_server*.err")
     assert "ray: 10 chunks scored on 2 node(s)" in err, err
     assert len(assert_same_scores(tmp_path, local_scores)) == 200
 

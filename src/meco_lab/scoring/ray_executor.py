@@ -21,6 +21,7 @@ import hashlib
 import logging
 import os
 import sys
+import time
 import uuid
 from collections import Counter
 from collections.abc import Callable, Sequence
@@ -68,6 +69,11 @@ def node_id() -> str:
     return ray.get_runtime_context().get_node_id()
 
 
+CLIENT_TRIES = 3
+# Ray Client's head starts a server per client; on a loaded head that start can fail once and succeed on a retry
+CLIENT_SERVER_FAILED = "Starting Ray client server failed"
+
+
 def connect(address: str, key: str) -> Any:
     """Join the Ray cluster at `address` as a driver (once per process; inside a Ray task the cluster is already
     joined) and return the `ray` module. A cluster that cannot be reached, or refuses this process's token, is a
@@ -76,14 +82,21 @@ def connect(address: str, key: str) -> Any:
 
     if ray.is_initialized():
         return ray
-    try:
-        ray.init(address=address, logging_level=logging.WARNING, log_to_driver=False)
-    except Exception as error:  # no cluster there, a refused token, no Ray Client: Ray raises several kinds
-        cause = str(error.__cause__ or "").strip().splitlines()  # Ray's own last line says why (a refused token)
-        reason = " ".join(": ".join([str(error) or type(error).__name__, *cause[-1:]]).split())[:300]
-        raise ConfigError(key, address, f"a running Ray cluster that accepts this process's token (RAY_AUTH_MODE, "
-                          f"RAY_AUTH_TOKEN_PATH; docs/cluster.md): {reason}") from None
-    return ray
+    for attempt in range(CLIENT_TRIES):
+        try:
+            ray.init(address=address, logging_level=logging.WARNING, log_to_driver=False)
+            return ray
+        except Exception as error:  # no cluster there, a refused token, no Ray Client: Ray raises several kinds
+            ray.shutdown()
+            if CLIENT_SERVER_FAILED in str(error) and attempt + 1 < CLIENT_TRIES:
+                time.sleep(2.0 * (attempt + 1))  # the head's per-client server did not start: ask for another
+                continue
+            cause = str(error.__cause__ or "").strip().splitlines()  # Ray's own last line says why (a refused token)
+            reason = " ".join(": ".join([str(error) or type(error).__name__, *cause[-1:]]).split())[:300]
+            raise ConfigError(key, address, f"a running Ray cluster that accepts this process's token "
+                              f"(RAY_AUTH_MODE, RAY_AUTH_TOKEN_PATH; docs/cluster.md): {reason}") from None
+    raise AssertionError("unreachable")
+
 
 
 def lost(error: BaseException) -> bool:
