@@ -57,7 +57,7 @@ import torch
 from meco_lab.core.errors import ConfigError
 from meco_lab.proxies.base import PROXIES
 from meco_lab.proxies.baselines_common import BaselineProxy, per_sample_grads
-from meco_lab.proxies.shared import SharedPass, alone
+from meco_lab.proxies.shared import SharedPass, alone, logit_ntk
 from meco_lab.spaces.base import Candidate
 
 NTK_MODES = ("train", "eval")
@@ -85,15 +85,8 @@ def ntk_matrix(net: torch.nn.Module, x: torch.Tensor, mode: str = "train") -> to
         chunks = list(per_sample_grads(net, names, x, objective=_logit_sum, batch_stats=False))
         return _gram([[c[n] for c in chunks] for n in names], x.shape[0], x.device)
     params = dict(net.named_parameters())
-    weights = [params[n] for n in names]
-    per_param: list[list[torch.Tensor]] = [[] for _ in names]
     with torch.enable_grad():
-        logits = net(x)
-        for i in range(x.shape[0]):  # one backward per sample: with batch statistics the rows are coupled
-            grads = torch.autograd.grad(logits[i].sum(), weights, retain_graph=i + 1 < x.shape[0], allow_unused=True)
-            for rows, w, g in zip(per_param, weights, grads, strict=True):
-                rows.append((torch.zeros_like(w) if g is None else g).unsqueeze(0))
-    return _gram(per_param, x.shape[0], x.device)
+        return logit_ntk(net(x), [params[n] for n in names])
 
 
 @PROXIES.register("ntk")

@@ -49,6 +49,24 @@ if TYPE_CHECKING:
 LAYOUTS = ("channels_last", "contiguous")
 
 
+def logit_ntk(logits: torch.Tensor, weights: Sequence[torch.Tensor]) -> torch.Tensor:
+    """The empirical NTK (N x N, float64) of each sample's summed logits over `weights`: one backward per sample
+    through the graph of `logits` (batch statistics couple the rows, so no vectorised pass gives them), summed over
+    parameters of A_p A_p^T one parameter at a time."""
+    n = logits.shape[0]
+    rows: list[list[torch.Tensor]] = [[] for _ in weights]
+    with torch.enable_grad():
+        for i in range(n):
+            grads = torch.autograd.grad(logits[i].sum(), weights, retain_graph=True, allow_unused=True)
+            for parts, w, g in zip(rows, weights, grads, strict=True):
+                parts.append((torch.zeros_like(w) if g is None else g).unsqueeze(0))
+    gram = torch.zeros((n, n), dtype=torch.float64, device=logits.device)
+    for parts in rows:
+        block = torch.cat([part.flatten(1) for part in parts]).double()
+        gram += block @ block.T
+    return gram
+
+
 @dataclass
 class Forward:
     """One train-mode forward of the batch: the network, its input (requiring grad when asked), the logits, every
@@ -258,19 +276,7 @@ class SharedPass:
         statistics, so no vectorised pass gives them)."""
         def compute() -> torch.Tensor:
             fwd = self.forward(layout)
-            weights = [p for name, p in fwd.net.named_parameters() if "weight" in name]
-            n = fwd.logits.shape[0]
-            gram = torch.zeros((n, n), dtype=torch.float64, device=fwd.logits.device)
-            rows: list[list[torch.Tensor]] = [[] for _ in weights]
-            with torch.enable_grad():
-                for i in range(n):
-                    grads = torch.autograd.grad(fwd.logits[i].sum(), weights, retain_graph=True, allow_unused=True)
-                    for parts, w, g in zip(rows, weights, grads, strict=True):
-                        parts.append((torch.zeros_like(w) if g is None else g).unsqueeze(0))
-            for parts in rows:  # one parameter at a time: sum over parameters of A_p A_p^T
-                block = torch.cat([part.flatten(1) for part in parts]).double()
-                gram += block @ block.T
-            return gram
+            return logit_ntk(fwd.logits, [p for name, p in fwd.net.named_parameters() if "weight" in name])
 
         return self._shared(("ntk", layout), compute)
 
