@@ -9,8 +9,9 @@ is the sum over modules, dropping NaN/inf terms. Reference: github.com/HamsterMi
 from __future__ import annotations
 
 import hashlib
+import time
 from collections import defaultdict
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 
 import numpy as np
 import torch
@@ -117,13 +118,14 @@ def meco_opt_sum(probes: list[FeatureProbe], keep, n: int, key: str) -> float:
         size = min(channels, n)
         if length - 1 < size:  # every block is rank-deficient: its minimum eigenvalue is exactly 0
             continue
-        features = stack_rows([f for f, _ in items])
-        owner = torch.tensor([k for k, (_, names) in enumerate(items) for _ in names], device=features.device)
-        if channels > n:
+        if channels > n:  # each feature's n-row blocks, gathered into one contiguous K x n x L tensor
             idx = torch.from_numpy(channel_samples(key, [nm for _, names in items for nm in names], channels, n))
-            blocks = correlation(features[owner[:, None], idx.to(features.device)]).cpu()
+            rows = idx.split([len(names) for _, names in items])
+            blocks = correlation(torch.cat([f.index_select(0, r.flatten().to(f.device)).reshape(len(r), n, length)
+                                            for (f, _), r in zip(items, rows, strict=True)]).contiguous()).cpu()
         else:  # every site of a feature keeps all its channels: one matrix per feature
-            blocks = correlation(features).cpu()[owner.cpu()]
+            owner = torch.tensor([k for k, (_, names) in enumerate(items) for _ in names])
+            blocks = correlation(stack_rows([f for f, _ in items])).cpu()[owner]
         total += finite_sum(torch.linalg.eigvalsh(blocks)[:, 0] * (channels / size))
     return total
 
@@ -160,6 +162,34 @@ class ProbeProxy(Proxy):
                     inputs: Mapping[str, TaskBatch]) -> dict[str, float | Exception]:
         probes = space.task_probes(index, {t: x for t, (x, _, _) in inputs.items()}, seed, self.needed)
         return {t: p if isinstance(p, Exception) else self.from_probes(p, seed, index) for t, p in probes.items()}
+
+
+@torch.no_grad()
+def score_tasks_together(proxies: Sequence[ProbeProxy], space: SearchSpace, index: int, seed: int,
+                         inputs: Mapping[str, TaskBatch]
+                         ) -> list[tuple[dict[str, float | Exception] | Exception, float]]:
+    """Every probe proxy's `score_tasks` of `index` from one `task_probes` (the features any of them needs), with
+    the seconds each took: its own work plus an even share of the probes. Equal to each proxy's `score_tasks`: a
+    proxy reads only the features it needs (MeCo skips those its `needed` leaves out: their terms are exactly 0).
+    A failure of the probes, or of one proxy, is that proxy's result, as `score_tasks` raising it would be."""
+    start = time.perf_counter()
+    try:
+        probes = space.task_probes(index, {t: x for t, (x, _, _) in inputs.items()}, seed,
+                                   lambda channels, positions: any(p.needed(channels, positions) for p in proxies))
+    except Exception as failure:
+        share = (time.perf_counter() - start) / len(proxies)
+        return [(failure, share) for _ in proxies]
+    share = (time.perf_counter() - start) / len(proxies)
+    results: list[tuple[dict[str, float | Exception] | Exception, float]] = []
+    for proxy in proxies:
+        begin = time.perf_counter()
+        try:
+            found: dict[str, float | Exception] | Exception = {
+                t: p if isinstance(p, Exception) else proxy.from_probes(p, seed, index) for t, p in probes.items()}
+        except Exception as failure:
+            found = failure
+        results.append((found, share + time.perf_counter() - begin))
+    return results
 
 
 @PROXIES.register("meco")

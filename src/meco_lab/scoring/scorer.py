@@ -19,6 +19,7 @@ import torch
 from meco_lab.benchmarks import space_options
 from meco_lab.core.errors import ConfigError
 from meco_lab.proxies import PROXIES, Proxy
+from meco_lab.proxies.meco import ProbeProxy, score_tasks_together
 from meco_lab.proxies.shared import SharedPass
 from meco_lab.spaces import SPACES, Candidate, SearchSpace
 
@@ -106,10 +107,18 @@ class Scorer:
     def score_members(self, index: int) -> list[dict[str, Any]]:
         """One row per member of a one-pass job, in member order, each as a job of that proxy alone scores it. The
         members share one pass per input (`SharedPass`: the whole batch, or each sample with `data.reduce=mean`);
-        on a benchmark whose tasks have their own networks each member scores on its own."""
+        on a benchmark whose tasks have their own networks the probe proxies (MeCo, MeCo_opt) share one probe
+        forward per architecture (`score_tasks_together`) and the others score on their own."""
         if self.task_inputs:
+            probing = [p for p in self.proxies if isinstance(p, ProbeProxy)]
+            shared = dict(zip(map(id, probing), score_tasks_together(probing, self.space, index, self.job.seed,
+                                                                       self.task_inputs), strict=True)
+                          ) if len(probing) > 1 else {}
             results = []
             for proxy in self.proxies:
+                if id(proxy) in shared:
+                    results.append(shared[id(proxy)])
+                    continue
                 start = time.perf_counter()
                 results.append((self.found(proxy, index), time.perf_counter() - start))
             return [self.row(index, found, seconds) for found, seconds in results]
