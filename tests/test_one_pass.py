@@ -230,11 +230,12 @@ def test_bad_members_fail_in_one_line_before_work(tmp_path, cli, args, key, allo
     assert not (tmp_path / "run").exists() and not (tmp_path / "cache").exists()
 
 
-def test_probe_proxies_share_the_probes_on_a_benchmark_with_a_network_per_task(tmp_path):
+@pytest.mark.parametrize(("space", "indices"), [("tnb101_micro", (0, 1, 2)), ("tnb101_macro", (0, 16))])
+def test_probe_proxies_share_the_probes_on_a_benchmark_with_a_network_per_task(tmp_path, space, indices):
     """On TransNAS (one network per task), MeCo and MeCo_opt in one job score from one probe forward per
-    architecture, each task's score equal to that proxy's job alone, a task that fails (jigsaw's 1 x 1 batch-norm on
-    some cells) failing alike. Indices: the first cells, with failures among them."""
-    base = ["space=tnb101_micro", "space.limit=4", "benchmark.tasks=[class_scene,jigsaw,autoencoder]"]
+    architecture, each task's score equal to that proxy's job alone, and a task that fails fails alike (macro
+    skeleton 16: jigsaw's tiles reach 1 x 1, where train-mode batch-norm of one sample is undefined)."""
+    base = [f"space={space}", indices_file(tmp_path, indices), "benchmark.tasks=[class_scene,jigsaw,autoencoder]"]
     together = plan_run(compose_config([*base, "proxy=multi", "proxy.members=[meco,meco_opt]"]))
     rows = [Scorer(together.job).score_members(i) for i in together.indices]
     columns = ["score_class_scene", "score_jigsaw", "score_autoencoder"]
@@ -244,3 +245,5 @@ def test_probe_proxies_share_the_probes_on_a_benchmark_with_a_network_per_task(t
             assert (a["index"], a["error"]) == (b["index"], b["error"])
             assert [a[c] for c in columns] == pytest.approx([b[c] for c in columns], rel=1e-12, nan_ok=True), name
     assert rows[0][0]["score_class_scene"] != rows[0][1]["score_class_scene"]
+    if space == "tnb101_macro":
+        assert all("jigsaw: ValueError" in row["error"] for row in rows[1])
