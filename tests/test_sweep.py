@@ -345,15 +345,18 @@ def test_a_profile_cannot_narrow_what_is_not_swept(tmp_path):
 
 def test_a_point_with_a_nan_objective_is_reported_not_dropped(tmp_path, cli):
     """One architecture gives rho NaN, which Optuna records as a failed trial: the point still has its row in
-    trials.parquet (NaN rho) and the report lists it, once, also after a resume."""
+    trials.parquet (NaN rho) and the report lists it, once, also after a resume, which does not evaluate it again."""
     sweep = tmp_path / "one.yaml"
     sweep.write_text("description: one arch\nbase: [space.limit=1]\nparams:\n  proxy: [params]\nsampler: grid\n"
                      "seeds: [0]\n")
     args = [str(sweep), f"sweep.dir={tmp_path / 'sweep'}", f"sweep.cache_dir={tmp_path / 'cache'}",
             "sweep.tracking=none"]
-    for _ in range(2):
+    for run in range(2):
         out = cli(*args, module="meco_lab.sweep")
         assert out.returncode == 0, out.stderr
+        said = out.stdout + out.stderr
+        assert ("trial 0 {'proxy': 'params'}: spearman.cifar10 = nan" in said) == (run == 0), said
+        assert "trial 1 " not in said
         trials = pl.read_parquet(tmp_path / "sweep" / "trials.parquet")
         assert len(trials) == 1 and trials["proxy"].to_list() == ["params"]
         assert trials["spearman_cifar10"].is_nan().all()

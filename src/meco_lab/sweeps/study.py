@@ -104,7 +104,8 @@ def trial_point(trial: FrozenTrial) -> dict[str, Any]:
 
 
 def prepare_study(spec: SweepSpec, study: Study, local: bool) -> None:
-    """Enqueue the grid once; fail trials left RUNNING by a dead process and enqueue their points again.
+    """Enqueue the grid once; fail trials left RUNNING by a dead process and enqueue their points again (not those
+    of trials that finished with a NaN objective: their rows are recorded, and a rerun would give the same NaN).
 
     In a local sweep (one process owns the dir) every RUNNING trial is a dead one, and the interrupted
     points go first, ahead of the points still waiting, so a resumed sweep finishes what it was doing before
@@ -124,7 +125,8 @@ def prepare_study(spec: SweepSpec, study: Study, local: bool) -> None:
     pending = {point_key(trial_point(t)) for t in trials if t.state in (TrialState.COMPLETE, TrialState.WAITING,
                                                                         TrialState.RUNNING)}
     retries = {point_key(t.params): t for t in trials if t.state == TrialState.FAIL and t.params
-               and not t.user_attrs.get("discarded") and point_key(t.params) not in pending}
+               and not t.user_attrs.get("discarded") and not t.user_attrs.get("rows")  # rows: a NaN objective
+               and point_key(t.params) not in pending}
     waiting = [t for t in trials if t.state == TrialState.WAITING]
     retries_first = sorted(waiting, key=lambda t: "retry_of" not in t.user_attrs)
     requeue = local and (retries or retries_first != waiting)
