@@ -226,3 +226,34 @@ def test_a_node_with_other_code_is_refused_and_lost_tasks_are_told_apart():
         "executor.address='auto' is not allowed: expected a cluster whose nodes all run this driver's meco_lab")
     assert lost(WorkerCrashedError()) and lost(NodeDiedError("node gone"))
     assert not lost(RayTaskError("score_chunk", "Traceback ...", ValueError("bad"))) and not lost(ValueError())
+
+
+@pytest.mark.parametrize("failures", [1, 2, 3])
+def test_a_ray_client_server_that_fails_to_start_is_asked_again(monkeypatch, failures):
+    """Ray Client's head starts a server per client, which can fail to start under load (seen twice in full-suite
+    runs). The driver asks again, up to CLIENT_TRIES times, on exactly that error; after the last try the failure is
+    one ConfigError line on the key. Ray's `init` is made to fail `failures` times with Ray's own message."""
+    import ray
+
+    from meco_lab.core.errors import ConfigError
+    from meco_lab.scoring import ray_executor
+
+    calls, waits = [], []
+
+    def init(**kwargs):
+        calls.append(kwargs["address"])
+        if len(calls) <= failures:
+            raise ConnectionError(f"ray client connection timeout: {ray_executor.CLIENT_SERVER_FAILED}")
+
+    monkeypatch.setattr(ray, "init", init)
+    monkeypatch.setattr(ray_executor.time, "sleep", waits.append)
+    address = "ray://127.0.0.1:1"
+    if failures < ray_executor.CLIENT_TRIES:
+        assert ray_executor.connect(address, "executor.address") is ray
+        assert calls == [address] * (failures + 1) and waits == [2.0 * (k + 1) for k in range(failures)]
+    else:
+        with pytest.raises(ConfigError) as error:
+            ray_executor.connect(address, "executor.address")
+        assert str(error.value).startswith(f"executor.address={address!r} is not allowed: expected a running Ray")
+        assert ray_executor.CLIENT_SERVER_FAILED in str(error.value)
+        assert len(calls) == ray_executor.CLIENT_TRIES
