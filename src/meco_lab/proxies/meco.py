@@ -164,8 +164,10 @@ class ProbeProxy(Proxy):
     @torch.no_grad()
     def score_tasks(self, space: SearchSpace, index: int, seed: int,
                     inputs: Mapping[str, TaskBatch]) -> dict[str, float | Exception]:
-        probes = space.task_probes(index, {t: x for t, (x, _, _) in inputs.items()}, seed, self.needed)
-        return {t: p if isinstance(p, Exception) else self.from_probes(p, seed, index) for t, p in probes.items()}
+        found, _ = score_tasks_together([self], space, index, seed, inputs)[0]
+        if isinstance(found, Exception):
+            raise found
+        return found
 
 
 @torch.no_grad()
