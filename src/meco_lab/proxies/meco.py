@@ -39,11 +39,7 @@ def stack_rows(mats: list[torch.Tensor]) -> torch.Tensor:
     each once; a single matrix already in that layout (channels-last features) is used without a copy."""
     if len(mats) == 1 and mats[0].stride(0) == 1:
         return mats[0].unsqueeze(0)
-    rows, cols = mats[0].shape
-    out = torch.empty((len(mats), cols, rows), dtype=mats[0].dtype, device=mats[0].device)
-    for k, m in enumerate(mats):  # a 2-D transposing copy each (blocked in `copy_`; `stack` is 1.3-2.6x slower)
-        out[k].copy_(m.mT)
-    return out.mT
+    return torch.stack([m.mT for m in mats]).mT
 
 
 def finite_sum(terms: torch.Tensor) -> float:
