@@ -57,7 +57,7 @@ import torch
 from meco_lab.core.errors import ConfigError
 from meco_lab.proxies.base import PROXIES
 from meco_lab.proxies.baselines_common import BaselineProxy, per_sample_grads
-from meco_lab.proxies.shared import SharedPass, alone, logit_ntk
+from meco_lab.proxies.shared import SharedPass, alone, logit_ntk, param_gram
 from meco_lab.spaces.base import Candidate
 
 NTK_MODES = ("train", "eval")
@@ -68,22 +68,13 @@ def _logit_sum(logits: torch.Tensor, _y: torch.Tensor | None) -> torch.Tensor:
     return logits.sum()
 
 
-def _gram(blocks: list[list[torch.Tensor]], n: int, device: torch.device) -> torch.Tensor:
-    """sum over parameters of A_p A_p^T (float64), A_p the N x |p| rows of parameter p, one parameter at a time."""
-    gram = torch.zeros((n, n), dtype=torch.float64, device=device)
-    for parts in blocks:
-        rows = torch.cat([part.flatten(1) for part in parts]).double()
-        gram += rows @ rows.T
-    return gram
-
-
 def ntk_matrix(net: torch.nn.Module, x: torch.Tensor, mode: str = "train") -> torch.Tensor:
     """The empirical NTK (N x N, float64) of the logit sums over the "weight" parameters (TE-NAS)."""
     names = [n for n, _ in net.named_parameters() if "weight" in n]
     if mode == "eval":
         net.eval()
         chunks = list(per_sample_grads(net, names, x, objective=_logit_sum, batch_stats=False))
-        return _gram([[c[n] for c in chunks] for n in names], x.shape[0], x.device)
+        return param_gram([[c[n] for c in chunks] for n in names], x.shape[0], x.device)
     params = dict(net.named_parameters())
     with torch.enable_grad():
         return logit_ntk(net(x), [params[n] for n in names])

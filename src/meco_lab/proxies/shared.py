@@ -60,10 +60,15 @@ def logit_ntk(logits: torch.Tensor, weights: Sequence[torch.Tensor]) -> torch.Te
             grads = torch.autograd.grad(logits[i].sum(), weights, retain_graph=True, allow_unused=True)
             for parts, w, g in zip(rows, weights, grads, strict=True):
                 parts.append((torch.zeros_like(w) if g is None else g).unsqueeze(0))
-    gram = torch.zeros((n, n), dtype=torch.float64, device=logits.device)
-    for parts in rows:
-        block = torch.cat([part.flatten(1) for part in parts]).double()
-        gram += block @ block.T
+    return param_gram(rows, n, logits.device)
+
+
+def param_gram(blocks: list[list[torch.Tensor]], n: int, device: torch.device) -> torch.Tensor:
+    """sum over parameters of A_p A_p^T (float64), A_p the N x |p| rows of parameter p, one parameter at a time."""
+    gram = torch.zeros((n, n), dtype=torch.float64, device=device)
+    for parts in blocks:
+        rows = torch.cat([part.flatten(1) for part in parts]).double()
+        gram += rows @ rows.T
     return gram
 
 
@@ -385,5 +390,5 @@ def per_sample_weight_grads(module: nn.Module, a: torch.Tensor, g: torch.Tensor)
     return folded.view(n, *weight.shape)
 
 
-__all__ = ["LAYOUTS", "Forward", "LossGrads", "SamplePass", "SharedPass", "alone", "per_sample_batch_norm",
-           "per_sample_weight_grads"]
+__all__ = ["LAYOUTS", "Forward", "LossGrads", "SamplePass", "SharedPass", "alone", "logit_ntk", "param_gram",
+           "per_sample_batch_norm", "per_sample_weight_grads"]

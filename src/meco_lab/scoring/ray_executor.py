@@ -98,7 +98,6 @@ def connect(address: str, key: str) -> Any:
     raise AssertionError("unreachable")
 
 
-
 def lost(error: BaseException) -> bool:
     """Whether a task's failure means its worker, node or result was lost (so the work is redone), rather than an
     error of the work itself."""

@@ -88,6 +88,8 @@ class Scorer:
         for proxy in self.proxies:
             proxy.check(job.data or {})
         self.proxy = self.proxies[0]
+        probing = [p for p in self.proxies if isinstance(p, ProbeProxy)]
+        self.probing = probing if len(probing) > 1 else []  # on a task benchmark, they share one probe forward
         self.x = job.x.to(job.device)
         self.y = None if job.y is None else job.y.to(job.device)
         moved: dict[int, torch.Tensor] = {}  # tasks that share an input keep sharing it (one encoder pass)
@@ -110,10 +112,8 @@ class Scorer:
         on a benchmark whose tasks have their own networks the probe proxies (MeCo, MeCo_opt) share one probe
         forward per architecture (`score_tasks_together`) and the others score on their own."""
         if self.task_inputs:
-            probing = [p for p in self.proxies if isinstance(p, ProbeProxy)]
-            shared = dict(zip(map(id, probing), score_tasks_together(probing, self.space, index, self.job.seed,
-                                                                       self.task_inputs), strict=True)
-                          ) if len(probing) > 1 else {}
+            shared = dict(zip(map(id, self.probing), score_tasks_together(
+                self.probing, self.space, index, self.job.seed, self.task_inputs), strict=True)) if self.probing else {}
             results = []
             for proxy in self.proxies:
                 if id(proxy) in shared:
