@@ -10,6 +10,7 @@ import math
 import subprocess
 import sys
 import time
+import weakref
 
 import polars as pl
 import pytest
@@ -21,6 +22,7 @@ from rich.console import Console
 from meco_lab.core.config import compose_config
 from meco_lab.core.errors import ConfigError
 from meco_lab.proxies import PROXIES
+from meco_lab.proxies.base import Proxy
 from meco_lab.proxies.shared import SharedPass
 from meco_lab.scoring.cache import cache_key, cached_members, cached_scores
 from meco_lab.scoring.plan import plan_run
@@ -93,6 +95,45 @@ def test_a_pass_attributes_its_time_to_the_proxies():
     seconds = [s for _, s in results]
     assert sum(seconds) == pytest.approx(wall, rel=0.05)
     assert seconds[0] < seconds[1] < seconds[3]
+
+
+class Reads(Proxy):
+    """Reads the shared forward's logits (saying so in `prepare` when `says`) and keeps a weak reference to them."""
+
+    name = "reads"
+
+    def __init__(self, says: bool):
+        self.says, self.logits = says, None
+
+    def score(self, candidate, x, y=None):
+        raise NotImplementedError
+
+    def prepare(self, ctx):
+        if self.says:
+            ctx.want("forward", "graph")
+
+    def from_shared(self, ctx):
+        logits = ctx.forward().logits
+        self.logits = weakref.ref(logits)
+        return float(logits.detach().sum())
+
+
+def test_a_pass_drops_each_shared_result_after_its_last_reader():
+    """Once the last proxy that said it reads a shared result is done, the pass lets the result go (its graph and
+    tensors are freed, so a pass holds what its heaviest proxy needs, not the sum); a proxy reading it later without
+    having said so gets an error instead of a silent second computation."""
+    space = SPACES.get("nats_tss")()
+    x, y = torch.randn(4, 3, 32, 32), torch.randint(0, 10, (4,))
+    first, late = Reads(says=True), Reads(says=False)
+    results = SharedPass(Candidate(space, 1462, 0), x, y).run([first, PROXIES.get("snip")(), PROXIES.get("params")(),
+                                                              late])
+    assert first.logits() is None  # freed although the pass object is still alive
+    assert isinstance(results[1][0], float) and isinstance(results[2][0], float)
+    assert isinstance(results[3][0], RuntimeError) and "ctx.want" in str(results[3][0])
+    # read before the last reader that said so, the result is there
+    early, last = Reads(says=False), Reads(says=True)
+    results = SharedPass(Candidate(space, 1462, 0), x, y).run([early, last])
+    assert results[0][0] == results[1][0]
 
 
 def test_a_pass_fills_the_cache_entries_of_single_proxy_runs(tmp_path, monkeypatch):

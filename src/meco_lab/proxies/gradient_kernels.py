@@ -100,6 +100,7 @@ class NTKCondition(BaselineProxy):
     def prepare(self, ctx: SharedPass) -> None:
         if self.mode == "train":  # the N backward passes run over the shared forward
             ctx.want("forward", "graph")
+            ctx.want("ntk")
 
     def from_shared(self, ctx: SharedPass) -> float:
         self.require(ctx.x)
@@ -123,6 +124,9 @@ class KNAS(BaselineProxy):
     needs_backward = True
     min_samples = 2
     samples_reason = "the gradient Gram matrix is N x N over the samples of the batch"
+
+    def prepare(self, ctx: SharedPass) -> None:
+        ctx.want("sample")  # the per-sample pass
 
     def from_shared(self, ctx: SharedPass) -> float:
         self.require(ctx.x, ctx.y)
@@ -175,6 +179,9 @@ class GradSign(BaselineProxy):
     needs_backward = True
     min_samples = 2
     samples_reason = "it measures how the gradient signs of the samples agree"
+
+    def prepare(self, ctx: SharedPass) -> None:
+        ctx.want("sample")  # the per-sample pass
 
     def from_shared(self, ctx: SharedPass) -> float:
         self.require(ctx.x, ctx.y)

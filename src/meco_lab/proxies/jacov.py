@@ -45,6 +45,7 @@ class JacobianCovariance(BaselineProxy):
 
     def prepare(self, ctx: SharedPass) -> None:
         ctx.want("forward", "graph", "input")  # the shared forward's input requires grad
+        ctx.want("input_grad")
 
     def from_shared(self, ctx: SharedPass) -> float:
         self.require(ctx.x)

@@ -22,6 +22,10 @@ it, so a proxy scores the same alone (`alone`: a pass of one proxy, what `Proxy.
 
 Time is attributed per proxy: its own work, plus each shared result's time split evenly between the proxies that
 used it, so the seconds of a pass add up to its wall time.
+
+Memory: `run` drops the results that hold graphs, per-sample gradients or features (`RESULTS`) once the last proxy
+that said in `prepare` it reads them (`want`) is done, so a pass holds about what its heaviest proxy needs rather
+than everything until its end; reading a dropped result raises.
 """
 
 from __future__ import annotations
@@ -47,6 +51,10 @@ if TYPE_CHECKING:
     from meco_lab.proxies.base import Proxy
 
 LAYOUTS = ("channels_last", "contiguous")
+# The results `SharedPass.run` drops after the last proxy that said (`want`) it reads them: the ones that hold a
+# graph, per-sample gradients or features. A reader of one also reads what it is computed from (`DEPENDS`).
+RESULTS = ("forward", "loss_grads", "input_grad", "ntk", "sample", "probes")
+DEPENDS = {"loss_grads": ("forward",), "input_grad": ("forward",), "ntk": ("forward",)}
 
 
 def logit_ntk(logits: torch.Tensor, weights: Sequence[torch.Tensor]) -> torch.Tensor:
@@ -116,17 +124,25 @@ class SharedPass:
         self._own: dict[Hashable, float] = defaultdict(float)
         self._deps: dict[Hashable, set[Hashable]] = defaultdict(set)
         self._hooks: dict[Hashable, tuple[type[nn.Module], Callable[[torch.Tensor], Any]]] = {}
+        self._preparing: int | None = None  # the proxy whose `prepare` runs (`run`)
+        self._last_user: dict[str, int] = {}  # per result name, the last proxy of `run` that said it reads it
+        self._released: set[Hashable] = set()
 
     # -- requests and memoisation ----------------------------------------------------------------------------------
 
     def want(self, result: str, *items: Hashable) -> None:
-        """Ask, before any result is computed, that `result` include `items` (e.g. `want("loss_grads", "params")`)."""
+        """Say, before any result is computed, that the proxy reads `result` (a `RESULTS` name), and ask that it
+        include `items` (e.g. `want("loss_grads", "params")`). `run` drops a result once its last reader is done."""
         self.wants[result].update(items)
+        if self._preparing is not None:
+            for name in (result, *DEPENDS.get(result, ())):
+                self._last_user[name] = max(self._last_user.get(name, -1), self._preparing)
 
     def forward_hook(self, key: Hashable, kind: type[nn.Module], make: Callable[[torch.Tensor], Any]) -> None:
         """Ask that the shared forward run `make(x)`'s `hook(module, inputs, output)` on every module of type `kind`
         (`x` the forward's input); the object is `forward().hooks[key]`. Hooks run under `no_grad`."""
         self._hooks[key] = (kind, make)
+        self.want("forward")
 
     @contextmanager
     def _timed(self, key: Hashable) -> Iterator[None]:
@@ -145,6 +161,9 @@ class SharedPass:
 
     def _shared(self, key: Hashable, compute: Callable[[], Any]) -> Any:
         """`compute()` once per pass (its value, or the exception it raised, is kept for every later caller)."""
+        if key in self._released:
+            raise RuntimeError(f"the shared result {key!r} was read after the last proxy that said it reads it: "
+                               "a proxy must say what it reads in `prepare` (`ctx.want`)")
         if self._stack:
             self._deps[self._stack[-1]].add(key)
         if key not in self._memo:
@@ -161,8 +180,12 @@ class SharedPass:
     def run(self, proxies: Sequence[Proxy]) -> list[tuple[float | Exception, float]]:
         """Every proxy's score (or the exception it raised) and its seconds, in `proxies` order."""
         for k, proxy in enumerate(proxies):
-            with self._timed(("proxy", k)):
-                proxy.prepare(self)
+            self._preparing = k
+            try:
+                with self._timed(("proxy", k)):
+                    proxy.prepare(self)
+            finally:
+                self._preparing = None
         values: list[float | Exception] = []
         for k, proxy in enumerate(proxies):
             with self._timed(("proxy", k)):
@@ -170,7 +193,17 @@ class SharedPass:
                     values.append(float(proxy.from_shared(self)))
                 except Exception as error:
                     values.append(error)
+            self._release(k)
         return list(zip(values, self.seconds(len(proxies)), strict=True))
+
+    def _release(self, done: int) -> None:
+        """Drop the results (`RESULTS`) that no proxy after `done` said it reads, so that a pass holds no more memory
+        than its heaviest proxy needs; reading one again raises."""
+        for key in list(self._memo):
+            name = key if isinstance(key, str) else key[0]
+            if name in RESULTS and self._last_user.get(name, -1) <= done:
+                del self._memo[key]
+                self._released.add(key)
 
     def seconds(self, n: int) -> list[float]:
         """Each proxy's own time plus an even share of every shared result it used (directly or through another)."""
