@@ -2,16 +2,20 @@
 
 from __future__ import annotations
 
+import io
 import json
 import os
+import time
 
 import pytest
 import torch
 from conftest import REPO
 from golden import CLI_RUNS
+from rich.console import Console
 from test_golden import assert_summary_is_golden
 
 from meco_lab.inputs import make_input
+from meco_lab.scoring.compute import progress_bar
 from meco_lab.scoring.plan import resolve_device
 from meco_lab.scoring.scorer import Scorer, ScoringJob
 
@@ -99,3 +103,30 @@ def test_a_failing_architecture_is_recorded_and_the_run_goes_on(monkeypatch):
     rows = scorer.score_many([1, 2, 3])
     assert [r["error"] for r in rows] == [None, "RuntimeError: CUDA out of memory (simulated)", None]
     assert rows[1]["score"] != rows[1]["score"] and all(r["score"] == r["score"] for r in (rows[0], rows[2]))
+
+
+def test_progress_written_to_a_file_is_a_line_per_interval():
+    """Rich draws a bar only on a terminal; to a file (`nohup`, a batch job) the progress bar prints plain lines with
+    done/total, the rate, the time elapsed and the time left at the rate since the task started (a resumed task
+    counts from where it resumed)."""
+    log = io.StringIO()
+    with progress_bar(Console(file=log, width=200), "one pass", every=0) as progress:
+        task = progress.add_task("one pass", total=10, completed=4, rate="")
+        for k in range(3):
+            time.sleep(0.05)
+            progress.update(task, rate=f"{k + 1} arch/s")
+            progress.advance(task, 2)
+    lines = [line for line in log.getvalue().splitlines() if line.startswith("one pass:")]
+    assert [line.split(",")[0] for line in lines] == ["one pass: 6/10 (60.0%)", "one pass: 8/10 (80.0%)",
+                                                     "one pass: 10/10 (100.0%)"]
+    assert "1 arch/s" in lines[0] and "elapsed, about 0:00:00 left" in lines[-1]
+    log = io.StringIO()  # advancing through `update` (as zc_pt does) prints the same lines
+    with progress_bar(Console(file=log, width=200), "zc_pt", info="info", every=0) as progress:
+        task = progress.add_task("zc_pt", total=4, info="")
+        progress.update(task, advance=1, info="3 proxy calls")
+    assert "zc_pt: 1/4 (25.0%), 3 proxy calls, 0:00:00 elapsed" in log.getvalue()
+    quiet_log = io.StringIO()  # on a terminal the bar itself shows progress: no extra lines
+    with progress_bar(Console(file=quiet_log, force_terminal=True), "one pass", every=0) as progress:
+        task = progress.add_task("one pass", total=2, rate="")
+        progress.advance(task, 2)
+    assert "one pass:" not in quiet_log.getvalue()

@@ -7,11 +7,21 @@ import time
 from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import replace
+from datetime import timedelta
 from typing import Any
 
 import polars as pl
 from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
+from rich.progress import (
+    BarColumn,
+    MofNCompleteColumn,
+    Progress,
+    Task,
+    TaskID,
+    TextColumn,
+    TimeElapsedColumn,
+    TimeRemainingColumn,
+)
 
 from meco_lab.scoring.executors import scoring_executor
 from meco_lab.scoring.parallel import run_scoring
@@ -20,11 +30,53 @@ from meco_lab.scoring.scorer import ScoringJob
 from meco_lab.scoring.store import ScoreStore
 
 
-def progress_bar(console: Console, label: str = "scoring", info: str = "rate") -> Progress:
-    """A rich progress bar: label, bar, done/total, the task's `info` field, elapsed and remaining time."""
-    return Progress(TextColumn(f"[bold]{label}"), BarColumn(), MofNCompleteColumn(),
-                    TextColumn(f"{{task.fields[{info}]}}"), TimeElapsedColumn(), TimeRemainingColumn(),
-                    console=console)
+class LoggedProgress(Progress):
+    """A rich progress bar that, on a console that is not a terminal (output to a file: `nohup`, a batch job), where
+    rich draws the bar only once at the end, prints a plain line at most every `every` seconds instead: done/total,
+    the task's `info` field, the time elapsed and the time left at the rate since the task was added."""
+
+    def __init__(self, *columns: Any, label: str, info: str, every: float, **options: Any):
+        super().__init__(*columns, **options)
+        self.label, self.info, self.every, self.last = label, info, every, time.monotonic()
+        self.origin: dict[TaskID, tuple[float, float]] = {}  # per task: completed and time when added
+
+    def add_task(self, *args: Any, **kwargs: Any) -> TaskID:
+        task_id = super().add_task(*args, **kwargs)
+        self.origin[task_id] = (self.task(task_id).completed, time.monotonic())
+        return task_id
+
+    def task(self, task_id: TaskID) -> Task:
+        return next(t for t in self.tasks if t.id == task_id)
+
+    def advance(self, task_id: TaskID, advance: float = 1) -> None:
+        super().advance(task_id, advance)
+        self.line(task_id)
+
+    def update(self, task_id: TaskID, **changes: Any) -> None:
+        super().update(task_id, **changes)
+        if changes.get("advance") or changes.get("completed") is not None:
+            self.line(task_id)
+
+    def line(self, task_id: TaskID) -> None:
+        """The plain line, where the console is not a terminal and `every` seconds have passed since the last."""
+        now = time.monotonic()
+        if self.console.is_terminal or now - self.last < self.every:
+            return
+        self.last = now
+        task, (done0, start) = self.task(task_id), self.origin[task_id]
+        rate = (task.completed - done0) / max(now - start, 1e-9)
+        left = f", about {timedelta(seconds=round((task.total - task.completed) / rate))} left" if rate > 0 else ""
+        info = f", {task.fields[self.info]}" if task.fields.get(self.info) else ""
+        self.console.print(f"{self.label}: {task.completed:.0f}/{task.total:.0f} ({task.percentage:.1f}%){info}, "
+                           f"{timedelta(seconds=round(now - start))} elapsed{left}", highlight=False, soft_wrap=True)
+
+
+def progress_bar(console: Console, label: str = "scoring", info: str = "rate", every: float = 60.0) -> Progress:
+    """A rich progress bar: label, bar, done/total, the task's `info` field, elapsed and remaining time; where the
+    console is not a terminal, a plain line every `every` seconds (`LoggedProgress`)."""
+    return LoggedProgress(TextColumn(f"[bold]{label}"), BarColumn(), MofNCompleteColumn(),
+                          TextColumn(f"{{task.fields[{info}]}}"), TimeElapsedColumn(), TimeRemainingColumn(),
+                          console=console, label=label, info=info, every=every)
 
 
 def chunk_size(chunk: int, todo: int, workers: int) -> int:
@@ -47,9 +99,9 @@ def compute_scores(plan: RunPlan, store: ScoreStore, console: Console, label: st
             task = progress.add_task(label, total=len(indices), completed=len(indices) - len(todo), rate="")
 
             def advance(n: int) -> None:
-                progress.advance(task, n)
-                scored = progress.tasks[task].completed - (len(indices) - len(todo))
+                scored = progress.tasks[task].completed + n - (len(indices) - len(todo))
                 progress.update(task, rate=f"{scored / max(time.perf_counter() - start, 1e-9):.1f} arch/s")
+                progress.advance(task, n)
 
             run_scoring = scoring_executor(plan.config)  # executor=local: parallel.run_scoring; ray: ray_executor
             workers = plan.config["workers"]
@@ -87,9 +139,9 @@ def compute_members(job: ScoringJob, indices: Sequence[int], stores: Sequence[Sc
         task = progress.add_task(label, total=len(indices), completed=len(indices) - todo, rate="")
 
         def advance(n: int) -> None:
-            progress.advance(task, n)
-            now = progress.tasks[task].completed - (len(indices) - todo)
+            now = progress.tasks[task].completed + n - (len(indices) - todo)
             progress.update(task, rate=f"{now / max(time.perf_counter() - start, 1e-9):.1f} arch/s")
+            progress.advance(task, n)
 
         for lacking, part in groups.items():
             def write(rows: list[Any], lacking: tuple[int, ...] = lacking) -> None:
