@@ -113,6 +113,36 @@ def test_ctrl_c_and_sigterm_stop_in_one_line_and_resume(tmp_path, undisturbed, s
     assert "resuming:" in done.stderr
 
 
+@pytest.mark.parametrize(("sig", "code", "name"), [(signal.SIGINT, 130, "Ctrl-C"), (signal.SIGTERM, 143, "SIGTERM")])
+def test_a_sweep_stops_in_one_line_inside_its_one_pass_and_resumes(tmp_path, sig, code, name):
+    """A sweep stopped while its one pass scores (two workers) ends as a run does: one line, its exit code, no
+    traceback and no worker left; the same command then finishes the sweep from the parts kept."""
+    spec = tmp_path / "mini.yaml"
+    spec.write_text(json.dumps({"base": ["space.limit=600", "chunk=10", "data=cifar10", "data.samples=2"],
+                                "params": {"proxy": ["meco", "params", "nwot"]}, "seeds": [0]}))
+    args = [sys.executable, "-m", "meco_lab.sweep", str(spec), f"sweep.dir={tmp_path / 'dir'}",
+            f"sweep.cache_dir={tmp_path / 'cache'}", "sweep.tracking=none", "sweep.workers=2"]
+    proc = start(args)
+    try:
+        deadline = time.time() + 300
+        while len(list((tmp_path / "cache").glob("*/.scores/part-*.parquet"))) < 2:
+            assert proc.poll() is None and time.time() < deadline, "the sweep ended before the signal"
+            time.sleep(0.05)
+        workers = children(proc.pid)
+        os.kill(proc.pid, sig)
+        _, err = proc.communicate(timeout=60)
+    finally:
+        kill_group(proc)
+    lines = [line for line in err.splitlines() if line.strip()]
+    assert proc.returncode == code and "Traceback" not in err, err
+    assert lines[-1] == f"error: interrupted ({name}): what finished is kept; the same command resumes", err
+    assert wait_gone(workers) == []
+    done = subprocess.run(args, cwd=REPO, capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
+    trials = pl.read_parquet(tmp_path / "dir" / "trials.parquet")
+    assert sorted(trials["proxy"].to_list()) == ["meco", "nwot", "params"] and (trials["n_archs"] == 600).all()
+
+
 def test_a_truncated_part_is_named_moved_aside_and_scored_again(tmp_path, undisturbed):
     run_dir = tmp_path / "run"
     first = subprocess.run(score_args(run_dir, *LONG), cwd=REPO, capture_output=True, text=True)

@@ -8,20 +8,17 @@ import sys
 
 from rich.console import Console
 
-from meco_lab.core.config import fail
-from meco_lab.core.errors import ConfigError
+from meco_lab.core.config import one_line_errors
 from meco_lab.sweeps.report import write_report
 from meco_lab.sweeps.runner import parse_command, run_sweep
 
 
+@one_line_errors  # bad input, Ctrl-C, SIGTERM and a full disk: one line and the project's exit codes
 def main(argv: list[str] | None = None) -> None:
     console = Console(stderr=True)
-    try:
-        spec, settings = parse_command(sys.argv[1:] if argv is None else argv)
-        run_sweep(spec, settings, console)
-        report = write_report(settings.dir, console=console)
-    except ConfigError as error:
-        fail(str(error))
+    spec, settings = parse_command(sys.argv[1:] if argv is None else argv)
+    run_sweep(spec, settings, console)
+    report = write_report(settings.dir, console=console)
     console.print(f"report: {report}")
 
 
