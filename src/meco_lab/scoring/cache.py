@@ -74,9 +74,19 @@ def cached_members(plans: Sequence[RunPlan], root: Path, console: Console, worke
                                                                                                strict=True)]
         job = replace(plans[0].job, members=tuple(p.job.proxy for p in plans))
         scored, seconds, _ = compute_members(job, plans[0].indices, stores, workers, chunk, console, label)
-        passes_per_arch = 1 if job.reduce == "first" else len(job.x)
-        return [(store.load().filter(pl.col("index").is_in(p.indices)), n * passes_per_arch, s)
+        return [(store.load().filter(pl.col("index").is_in(p.indices)), n * job.passes_per_arch, s)
                 for store, p, n, s in zip(stores, plans, scored, seconds, strict=True)]
+
+
+def cached_indices(plans: Sequence[RunPlan], root: Path, console: Console) -> list[set[int]]:
+    """The architectures each plan's cache entry under `root` holds now (of any selection)."""
+    found = []
+    for plan in plans:
+        entry = root / cache_key(plan.config)
+        with exclusive(entry / ".lock", "sweep.cache_dir", str(root), "a score cache entry", wait=True):
+            store = ScoreStore(entry, fingerprint(plan.config), console, plan.job.columns)
+            found.append(set(store.load()["index"].to_list()))
+    return found
 
 
 def ensemble_scores(plan: RunPlan, members: Sequence[pl.DataFrame]) -> pl.DataFrame:

@@ -108,9 +108,8 @@ def compute_scores(plan: RunPlan, store: ScoreStore, console: Console, label: st
             run_scoring(plan.job, todo, workers, chunk_size(plan.config["chunk"], len(todo), workers), store.append,
                         advance)
     seconds = time.perf_counter() - start
-    passes_per_arch = 1 if plan.job.reduce == "first" else len(plan.job.x)
     scores = store.load().filter(pl.col("index").is_in(indices))
-    return scores, len(todo) * passes_per_arch, seconds
+    return scores, len(todo) * plan.job.passes_per_arch, seconds
 
 
 def compute_members(job: ScoringJob, indices: Sequence[int], stores: Sequence[ScoreStore], workers: int, chunk: int,

@@ -63,6 +63,11 @@ class ScoringJob:
         """The score columns of this job's rows."""
         return tuple(score_column(t.name) for t in self.tasks) if self.tasks else (score_column(None),)
 
+    @property
+    def passes_per_arch(self) -> int:
+        """Forward passes per architecture: one batch forward, or one per sample with `data.reduce=mean`."""
+        return 1 if self.reduce == "first" else len(self.x)
+
 
 def build_space(spec: Mapping[str, Any]) -> SearchSpace:
     """The space a `space` config names, with its options (the selection keys left out)."""
