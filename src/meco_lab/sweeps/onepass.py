@@ -46,8 +46,6 @@ def shared_groups(spec: SweepSpec, points: Sequence[dict[str, Any]], extra: Sequ
 
 
 CREDIT = "one_pass.json"
-
-
 OWED = "one_pass_owed.json"
 
 
