@@ -125,9 +125,9 @@ def test_a_pass_drops_each_shared_result_after_its_last_reader():
     space = SPACES.get("nats_tss")()
     x, y = torch.randn(4, 3, 32, 32), torch.randint(0, 10, (4,))
     first, late = Reads(says=True), Reads(says=False)
-    results = SharedPass(Candidate(space, 1462, 0), x, y).run([first, PROXIES.get("snip")(), PROXIES.get("params")(),
-                                                              late])
-    assert first.logits() is None  # freed although the pass object is still alive
+    ctx = SharedPass(Candidate(space, 1462, 0), x, y)
+    results = ctx.run([first, PROXIES.get("snip")(), PROXIES.get("params")(), late])
+    assert ctx.network() is not None and first.logits() is None  # freed while the pass still holds its network
     assert isinstance(results[1][0], float) and isinstance(results[2][0], float)
     assert isinstance(results[3][0], RuntimeError) and "ctx.want" in str(results[3][0])
     # read before the last reader that said so, the result is there
