@@ -19,6 +19,7 @@ import time
 
 import torch
 
+from meco_lab.inputs import make_batch
 from meco_lab.proxies import PROXIES
 from meco_lab.proxies.cost import count_params
 from meco_lab.proxies.shared import SharedPass
@@ -47,9 +48,7 @@ def main() -> None:
     torch.set_num_threads(1)
     space = SPACES.get(args.space)()
     sizes = sorted(((count_params(space.network(i, 10, 0)), i) for i in range(len(space))), reverse=True)
-    generator = torch.Generator().manual_seed(0)
-    x = torch.randn(args.samples, 3, 32, 32, generator=generator)
-    y = torch.randint(0, 10, (args.samples,), generator=generator)
+    x, y = make_batch("random", samples=args.samples, seed=0)
     proxies = [PROXIES.get(name)() for name in args.proxies]
     print(f"{len(proxies)} proxies in one pass, {args.samples} samples, 1 thread, the {args.archs} largest "
           f"{args.space} networks; MALLOC_MMAP_THRESHOLD_={os.environ.get('MALLOC_MMAP_THRESHOLD_', 'unset')}; "
