@@ -16,7 +16,7 @@ import hashlib
 import json
 import time
 from collections.abc import Sequence
-from contextlib import ExitStack
+from contextlib import AbstractContextManager, ExitStack
 from dataclasses import replace
 from pathlib import Path
 
@@ -54,10 +54,8 @@ def cached_scores(plan: RunPlan, root: Path, console: Console, label: str = "sco
                                  label)
         passes = max(m[1] for m in members)
         return ensemble_scores(plan, [m[0] for m in members]), passes, time.perf_counter() - start
-    entry = root / cache_key(plan.config)
-    with exclusive(entry / ".lock", "sweep.cache_dir", str(root), "a score cache entry", wait=True):
-        store = ScoreStore(entry, fingerprint(plan.config), console, plan.job.columns)
-        return compute_scores(plan, store, console, label)
+    with entry_lock(root, plan):
+        return compute_scores(plan, entry_store(root, plan, console), console, label)
 
 
 def cached_members(plans: Sequence[RunPlan], root: Path, console: Console, workers: int, chunk: int,
@@ -65,13 +63,11 @@ def cached_members(plans: Sequence[RunPlan], root: Path, console: Console, worke
     """Scores of several single-proxy plans (the same architectures, input and space; different proxies) from their
     cache entries under `root`, scoring what they lack in one pass per architecture (`compute_members`). Per plan:
     (scores, forward passes run now, the seconds attributed to its proxy)."""
-    entries = [root / cache_key(p.config) for p in plans]
     with ExitStack() as locks:
-        for entry in sorted(set(entries)):  # one order for every process: no two wait on each other
-            locks.enter_context(exclusive(entry / ".lock", "sweep.cache_dir", str(root), "a score cache entry",
-                                          wait=True))
-        stores = [ScoreStore(e, fingerprint(p.config), console, p.job.columns) for e, p in zip(entries, plans,
-                                                                                               strict=True)]
+        unique = {cache_key(p.config): p for p in plans}
+        for key in sorted(unique):  # one order for every process: no two wait on each other
+            locks.enter_context(entry_lock(root, unique[key]))
+        stores = [entry_store(root, p, console) for p in plans]
         job = replace(plans[0].job, members=tuple(p.job.proxy for p in plans))
         scored, seconds, _ = compute_members(job, plans[0].indices, stores, workers, chunk, console, label)
         return [(store.load().filter(pl.col("index").is_in(p.indices)), n * job.passes_per_arch, s)
@@ -82,11 +78,20 @@ def cached_indices(plans: Sequence[RunPlan], root: Path, console: Console) -> li
     """The architectures each plan's cache entry under `root` holds now (of any selection)."""
     found = []
     for plan in plans:
-        entry = root / cache_key(plan.config)
-        with exclusive(entry / ".lock", "sweep.cache_dir", str(root), "a score cache entry", wait=True):
-            store = ScoreStore(entry, fingerprint(plan.config), console, plan.job.columns)
-            found.append(set(store.load()["index"].to_list()))
+        with entry_lock(root, plan):
+            found.append(set(entry_store(root, plan, console).load()["index"].to_list()))
     return found
+
+
+def entry_lock(root: Path, plan: RunPlan) -> AbstractContextManager[None]:
+    """The exclusive lock of the plan's cache entry under `root` (waited for)."""
+    return exclusive(root / cache_key(plan.config) / ".lock", "sweep.cache_dir", str(root), "a score cache entry",
+                     wait=True)
+
+
+def entry_store(root: Path, plan: RunPlan, console: Console) -> ScoreStore:
+    """The plan's cache entry under `root` (hold its `entry_lock`)."""
+    return ScoreStore(root / cache_key(plan.config), fingerprint(plan.config), console, plan.job.columns)
 
 
 def ensemble_scores(plan: RunPlan, members: Sequence[pl.DataFrame]) -> pl.DataFrame:
