@@ -16,6 +16,7 @@ from meco_lab.core.config import compose_config
 from meco_lab.proxies.meco import MeCoOpt
 from meco_lab.scoring.cache import cached_scores
 from meco_lab.scoring.plan import plan_run
+from meco_lab.scoring.store import ScoreStore
 
 OVERRIDES = ["proxy=meco_opt", "space.sample=25", "space.sample_seed=5"]
 
@@ -84,3 +85,21 @@ def test_two_processes_on_one_key_compute_it_once(tmp_path):
     assert len({pid for pid, _ in calls}) == 1  # the second process waited on the lock and found them all
     one, two = (pl.read_parquet(tmp_path / f"out{k}.parquet") for k in range(2))
     assert one.select("index", "score").equals(two.select("index", "score")) and len(one) == 25
+
+
+def test_a_store_reads_its_parts_in_one_call_or_part_by_part_alike(tmp_path):
+    """`ScoreStore.load` reads every part at once and, when a part is damaged, part by part; both keep the first
+    part's row of an index written twice, sort by index, and the second moves the damaged part aside."""
+    log = io.StringIO()
+    store = ScoreStore(tmp_path / "entry", {"key": 1}, Console(file=log))
+    row = {"arch": "a", "seconds": 0.1, "error": None}
+    store.append([{"index": 5, "score": 1.0, **row}, {"index": 1, "score": 2.0, **row}])
+    store.append([{"index": 1, "score": 9.0, **row}, {"index": 3, "score": 3.0, **row}])
+    store.append([{"index": 0, "score": 4.0, **row}])
+    whole = store.load()
+    assert whole["index"].to_list() == [0, 1, 3, 5] and whole["score"].to_list() == [4.0, 2.0, 3.0, 1.0]
+    last = sorted((tmp_path / "entry" / ".scores").glob("part-*.parquet"))[-1]
+    last.write_bytes(last.read_bytes()[: last.stat().st_size // 2])
+    healed = store.load()
+    assert healed["index"].to_list() == [1, 3, 5] and healed["score"].to_list() == [2.0, 3.0, 1.0]
+    assert f"{last.name}.corrupt" in log.getvalue() and not last.exists()
