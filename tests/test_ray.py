@@ -167,16 +167,19 @@ def test_killed_driver_resumes_from_its_parts(cluster, local_scores, tmp_path):
 
 
 def test_sweep_runs_two_trials_at_once_on_the_cluster(cluster, tmp_path):
-    """`sweep.executor=ray sweep.workers=2`: trials run two at a time on both nodes, and the trials table equals that
-    of a local sweep. Only the driver opens the study (SQLite in the sweep dir here; PostgreSQL works the same)."""
+    """`sweep.executor=ray sweep.workers=2`: trials run two at a time on both nodes (trial by trial here,
+    `sweep.one_pass=false`, so each trial scores on its node), and the one pass of a grid runs as Ray tasks on both
+    nodes too; both trials tables equal that of a local sweep. Only the driver opens the study (SQLite in the sweep
+    dir here; PostgreSQL works the same)."""
     spec = tmp_path / "ray-grid.yaml"
     spec.write_text(json.dumps({"base": ["proxy=meco_opt", "space.sample=40"], "params": {"proxy.n": [2, 4, 8, 16]},
                                 "seeds": [0, 1]}))
-    common = [str(spec), "sweep.tracking=none", f"sweep.cache_dir={tmp_path / 'cache'}"]
-    code, err = finished(cli(cluster, *common, "sweep.executor=ray", f"sweep.address={cluster.address}",
-                             "sweep.workers=2", f"sweep.dir={tmp_path / 'ray'}",
-                             module="meco_lab.sweep", stderr=subprocess.PIPE))
+    common = [str(spec), "sweep.tracking=none"]
+    on_ray = [*common, "sweep.executor=ray", f"sweep.address={cluster.address}", "sweep.workers=2"]
+    code, err = finished(cli(cluster, *on_ray, "sweep.one_pass=false", f"sweep.dir={tmp_path / 'ray'}",
+                             f"sweep.cache_dir={tmp_path / 'cache'}", module="meco_lab.sweep", stderr=subprocess.PIPE))
     assert code == 0, err
+    assert "one pass" not in err, err
     storage = f"sqlite:///{tmp_path / 'ray' / 'optuna.db'}"
     trials = [t for t in optuna.load_study(study_name="ray-grid", storage=storage).trials if t.state.name == "COMPLETE"]
     assert sorted(t.params["proxy.n"] for t in trials) == [2, 4, 8, 16]
@@ -184,13 +187,24 @@ def test_sweep_runs_two_trials_at_once_on_the_cluster(cluster, tmp_path):
     assert len({w["node"] for w in where}) == 2
     assert any(a["started"] < b["ended"] and b["started"] < a["ended"] for a in where for b in where if a is not b)
 
-    code, err = finished(cli(None, *common, f"sweep.dir={tmp_path / 'local'}", module="meco_lab.sweep",
-                             stderr=subprocess.PIPE))  # the same sweep, local (its own SQLite study)
+    # the one pass (the default): each seed's four proxies scored together, its chunks as Ray tasks on both nodes
+    code, err = finished(cli(cluster, *on_ray, f"sweep.dir={tmp_path / 'ray-pass'}",
+                             f"sweep.cache_dir={tmp_path / 'cache-pass'}", module="meco_lab.sweep",
+                             stderr=subprocess.PIPE))
     assert code == 0, err
-    ray_table = pl.read_parquet(tmp_path / "ray" / "trials.parquet").sort("proxy.n", "seed")
+    for k in (1, 2):
+        assert f"one pass {k}/2: 4 proxies (meco_opt, meco_opt, meco_opt, meco_opt) on 40 architectures" in err, err
+    assert err.count("chunks scored on 2 node(s)") == 2, err  # run_scoring_ray's line, once per pass
+
+    code, err = finished(cli(None, *common, f"sweep.dir={tmp_path / 'local'}", f"sweep.cache_dir={tmp_path / 'c'}",
+                             module="meco_lab.sweep", stderr=subprocess.PIPE))  # the same sweep, local
+    assert code == 0, err
     local_table = pl.read_parquet(tmp_path / "local" / "trials.parquet").sort("proxy.n", "seed")
-    for column in ("spearman_cifar10", "kendall_cifar100", "top10_mean_accuracy_ImageNet16-120", "n_archs"):
-        assert ray_table[column].to_list() == local_table[column].to_list(), column
+    for run in ("ray", "ray-pass"):
+        ray_table = pl.read_parquet(tmp_path / run / "trials.parquet").sort("proxy.n", "seed")
+        for column in ("spearman_cifar10", "kendall_cifar100", "top10_mean_accuracy_ImageNet16-120", "n_archs",
+                       "forward_passes"):
+            assert ray_table[column].to_list() == local_table[column].to_list(), (run, column)
 
 
 def test_a_driver_without_the_token_is_refused_in_one_line(cluster, tmp_path):

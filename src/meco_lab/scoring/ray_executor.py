@@ -171,7 +171,7 @@ def run_scoring_ray(job: ScoringJob, indices: Sequence[int], workers: int, chunk
                 submit(part, tries + 1)
                 resubmitted += 1
                 continue
-            if [row["index"] for row in rows] != part:
+            if [(row[0] if job.members else row)["index"] for row in rows] != part:  # one-pass: member rows
                 raise RuntimeError(f"a Ray task returned rows for other architectures than chunk {part[0]}..")
             on_rows(rows)
             on_progress(len(rows))

@@ -5,7 +5,8 @@ keeps `sweep.workers` of them in flight as Ray tasks, records each trial's heart
 (`taking.finish_trial`: rows, W&B run in the sweep dir, objective) when its task returns. A task evaluates the
 trial's point at every seed (`trial.evaluate`) through the score cache under `sweep.cache_dir` on the node that runs
 it; the nodes never touch the Optuna storage, so the sweep dir and its storage need not be shared (PostgreSQL
-serves several sweep processes sharing one study, as without Ray).
+serves several sweep processes sharing one study, as without Ray). A grid's one pass (`sweeps.onepass`) runs
+before this, as Ray scoring tasks on the same cluster (`runner.one_pass_executor`).
 
 Faults: Ray re-runs a trial task whose worker or node died, and the driver resubmits one lost beyond that; the
 rerun continues from the cache parts that node wrote. A trial whose task failed in its own code, and every trial

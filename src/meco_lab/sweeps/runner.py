@@ -205,6 +205,15 @@ def refresh_trials_table(sweep_dir: Path) -> pl.DataFrame:
     return table
 
 
+def one_pass_executor(settings: SweepSettings) -> list[str]:
+    """Where the one pass scores: with `sweep.executor=ray`, as Ray tasks on the trials' cluster, `sweep.workers`
+    chunks in flight (the executor is not part of a score's cache key, so the trials find what it wrote)."""
+    if settings.executor != "ray":
+        return []
+    return ["executor=ray", f"executor.address='{settings.address}'", f"executor.num_cpus={settings.num_cpus}",
+            f"executor.num_gpus={settings.num_gpus}"]
+
+
 def run_sweep(spec: SweepSpec, settings: SweepSettings, console: Console | None = None,
               command: str | None = None) -> pl.DataFrame:
     """Validate, then run (or resume) the sweep; writes sweep.json and trials.parquet into the sweep dir."""
@@ -223,7 +232,8 @@ def run_sweep(spec: SweepSpec, settings: SweepSettings, console: Console | None 
         if settings.one_pass and spec.sampler == "grid":
             done = {point_key(t.params) for t in study.trials((TrialState.COMPLETE,))}
             todo = [p for p in spec.grid() if point_key(p) not in done]
-            fill_shared(spec, todo, settings.overrides, settings.cache_dir, settings.workers, settings.dir, console)
+            fill_shared(spec, todo, [*settings.overrides, *one_pass_executor(settings)], settings.cache_dir,
+                        settings.workers, settings.dir, console)
         if settings.executor == "ray":
             run_trials_on_ray(spec, settings, console)
         elif settings.workers == 1:
