@@ -1,10 +1,10 @@
 """`executor=ray` and `sweep.executor=ray` on a real Ray cluster of this machine (tests/ray_cluster.py): a head and a
 worker node, each its own processes on 127.0.0.1, with token authentication.
 
-Checked: scores bit-identical to `executor=local`, from tasks on both nodes; a worker process and then a whole node
-killed mid-run, with the run completing and no architecture lost or scored twice; a killed driver that resumes
-from its parts while Ray ends its orphaned tasks; a sweep with two trials in flight on two nodes; a driver
-without the cluster's token refused in one line.
+Checked: scores bit-identical to `executor=local`, from tasks on both nodes (one proxy, and proxies in one pass);
+a worker process and then a whole node killed mid-run, with the run completing and no architecture lost or scored
+twice; a killed driver that resumes from its parts while Ray ends its orphaned tasks; a sweep with two trials in
+flight on two nodes, and its one pass on both; a driver without the cluster's token refused in one line.
 """
 
 from __future__ import annotations
@@ -111,6 +111,18 @@ def test_ray_client_address_scores_like_local(cluster, local_scores, tmp_path):
     assert code == 0, err + cluster.logs("ray_client_server*.err")
     assert "ray: 10 chunks scored on 2 node(s)" in err, err
     assert len(assert_same_scores(tmp_path, local_scores)) == 200
+
+
+def test_proxies_in_one_pass_score_on_the_cluster(cluster, local_scores, tmp_path):
+    """`proxy=multi executor=ray`: the one pass's chunks run as Ray tasks on both nodes, and its meco member's
+    scores equal meco's local run bit for bit."""
+    code, err = finished(cli(cluster, "executor=ray", "workers=2", "proxy=multi", "proxy.members=[meco,synflow]",
+                             "space.limit=60", "chunk=10", f"cache_dir={tmp_path / 'cache'}",
+                             f"hydra.run.dir={tmp_path / 'run'}", stderr=subprocess.PIPE))
+    assert code == 0, err
+    assert "ray: 8 chunks scored on 2 node(s)" in err, err  # chunks of 8: a quarter of a worker's share
+    assert len(assert_same_scores(tmp_path / "run" / "meco", local_scores)) == 60
+    assert len(pl.read_parquet(tmp_path / "run" / "synflow" / "scores.parquet").drop_nans("score")) == 60
 
 
 def test_dead_worker_process_and_dead_node_lose_nothing(cluster, local_scores, tmp_path):
@@ -242,11 +254,25 @@ def test_a_node_with_other_code_is_refused_and_lost_tasks_are_told_apart():
     assert not lost(RayTaskError("score_chunk", "Traceback ...", ValueError("bad"))) and not lost(ValueError())
 
 
+# what Ray Client's `init` raises when the head's per-client server did not start: the proxier's own error, and an
+# exception inside its `start_specific_server` (the traceback comes back as the message; both seen in CI runs)
+SERVER_FAILURES = [
+    "Initialization failure from server:\nTraceback (most recent call last):\n  File \"proxier.py\", line 772, in "
+    "Datapath\n    raise RuntimeError(\nRuntimeError: Starting Ray client server failed. See "
+    "ray_client_server_23000.err for detailed logs.",
+    "Initialization failure from server:\nTraceback (most recent call last):\n  File \"proxier.py\", line 765, in "
+    "Datapath\n    if not self.proxy_manager.start_specific_server(\n  File \"proxier.py\", line 396, in "
+    "start_specific_server\n    cmd = psutil_proc.cmdline()\npsutil.ZombieProcess: process still exists but it's a "
+    "zombie (pid=12850)",
+]
+
+
+@pytest.mark.parametrize("message", SERVER_FAILURES, ids=["its-error", "inside-it"])
 @pytest.mark.parametrize("failures", [1, 2, 3])
-def test_a_ray_client_server_that_fails_to_start_is_asked_again(monkeypatch, failures):
-    """Ray Client's head starts a server per client, which can fail to start under load (seen twice in full-suite
-    runs). The driver asks again, up to CLIENT_TRIES times, on exactly that error; after the last try the failure is
-    one ConfigError line on the key. Ray's `init` is made to fail `failures` times with Ray's own message."""
+def test_a_ray_client_server_that_fails_to_start_is_asked_again(monkeypatch, capsys, failures, message):
+    """Ray Client's head starts a server per client, which can fail to start under load (seen in full-suite runs).
+    The driver asks again, up to CLIENT_TRIES times, on exactly that error; after the last try the failure is one
+    ConfigError line on the key. Ray's `init` is made to fail `failures` times with Ray's own message."""
     import ray
 
     from meco_lab.core.errors import ConfigError
@@ -257,7 +283,7 @@ def test_a_ray_client_server_that_fails_to_start_is_asked_again(monkeypatch, fai
     def init(**kwargs):
         calls.append(kwargs["address"])
         if len(calls) <= failures:
-            raise ConnectionError(f"ray client connection timeout: {ray_executor.CLIENT_SERVER_FAILED}")
+            raise ConnectionAbortedError(message)
 
     monkeypatch.setattr(ray, "init", init)
     monkeypatch.setattr(ray_executor.time, "sleep", waits.append)
@@ -265,9 +291,32 @@ def test_a_ray_client_server_that_fails_to_start_is_asked_again(monkeypatch, fai
     if failures < ray_executor.CLIENT_TRIES:
         assert ray_executor.connect(address, "executor.address") is ray
         assert calls == [address] * (failures + 1) and waits == [2.0 * (k + 1) for k in range(failures)]
+        said = capsys.readouterr().err.splitlines()
+        assert said == [f"ray: the head did not start a Ray Client server for this driver; asking again ({k + 2}/3)"
+                        for k in range(failures)]
     else:
         with pytest.raises(ConfigError) as error:
             ray_executor.connect(address, "executor.address")
         assert str(error.value).startswith(f"executor.address={address!r} is not allowed: expected a running Ray")
-        assert ray_executor.CLIENT_SERVER_FAILED in str(error.value)
+        assert "Initialization failure from server: Traceback" in str(error.value)
+        assert "\n" not in str(error.value)  # one line
         assert len(calls) == ray_executor.CLIENT_TRIES
+
+
+def test_other_ray_client_failures_are_not_asked_again(monkeypatch):
+    """Any other failure of Ray Client's `init` (no server there, a refused token) is one ConfigError line at once."""
+    import ray
+
+    from meco_lab.core.errors import ConfigError
+    from meco_lab.scoring import ray_executor
+
+    calls = []
+
+    def init(**kwargs):
+        calls.append(kwargs["address"])
+        raise ConnectionError("ray client connection timeout")
+
+    monkeypatch.setattr(ray, "init", init)
+    with pytest.raises(ConfigError, match="ray client connection timeout"):
+        ray_executor.connect("ray://127.0.0.1:1", "executor.address")
+    assert len(calls) == 1
