@@ -255,7 +255,8 @@ def test_a_node_with_other_code_is_refused_and_lost_tasks_are_told_apart():
 
 
 # what Ray Client's `init` raises when the head's per-client server did not start: the proxier's own error, and an
-# exception inside its `start_specific_server` (the traceback comes back as the message; both seen in CI runs)
+# exception inside its `start_specific_server` (the traceback comes back as the message; both seen in CI runs; the
+# CI log cut the second after its outer frame, so its inner frame and exception here are a stand-in)
 SERVER_FAILURES = [
     "Initialization failure from server:\nTraceback (most recent call last):\n  File \"proxier.py\", line 772, in "
     "Datapath\n    raise RuntimeError(\nRuntimeError: Starting Ray client server failed. See "
