@@ -69,8 +69,8 @@ def cached_members(plans: Sequence[RunPlan], root: Path, console: Console, worke
             locks.enter_context(entry_lock(root, unique[key]))
         stores = [entry_store(root, p, console) for p in plans]
         job = replace(plans[0].job, members=tuple(p.job.proxy for p in plans))
-        scored, seconds, _ = compute_members(job, plans[0].indices, stores, workers, chunk, console, label,
-                                             plans[0].config)
+        scored, seconds, _ = compute_members(job, plans[0].indices, stores, workers, chunk, plans[0].config, console,
+                                             label)
         return [(store.load().filter(pl.col("index").is_in(p.indices)), n * job.passes_per_arch, s)
                 for store, p, n, s in zip(stores, plans, scored, seconds, strict=True)]
 

@@ -112,11 +112,11 @@ def compute_scores(plan: RunPlan, store: ScoreStore, console: Console, label: st
 
 
 def compute_members(job: ScoringJob, indices: Sequence[int], stores: Sequence[ScoreStore], workers: int, chunk: int,
-                    console: Console, label: str = "scoring", config: dict[str, Any] | None = None
+                    config: dict[str, Any], console: Console, label: str = "scoring"
                     ) -> tuple[list[int], list[float], float]:
     """Score, in one pass per architecture, what each store lacks of `indices`: member k of the one-pass `job`
     (`job.members[k]`) writes its rows to `stores[k]`, a part per chunk, so a killed pass resumes per member. The
-    chunks run where `config`'s executor says (local processes without one; Ray tasks with `executor=ray`).
+    chunks run where `config`'s executor says (`scoring_executor`: local processes, or Ray tasks).
     Architectures are grouped by the members they lack, and each group is one pass of just those members. With
     several workers a chunk is at most a quarter of a worker's share, so a small selection keeps every worker busy.
     Returns the architectures scored now per member, each member's seconds (its share of the passes) and the wall
@@ -143,7 +143,7 @@ def compute_members(job: ScoringJob, indices: Sequence[int], stores: Sequence[Sc
             progress.update(task, rate=f"{now / max(time.perf_counter() - start, 1e-9):.1f} arch/s")
             progress.advance(task, n)
 
-        run_scoring = scoring_executor(config or {})  # executor=local: parallel.run_scoring; ray: ray_executor
+        run_scoring = scoring_executor(config)  # executor=local: parallel.run_scoring; ray: ray_executor
         for lacking, part in groups.items():
             def write(rows: list[Any], lacking: tuple[int, ...] = lacking) -> None:
                 for k, member_rows in zip(lacking, zip(*rows, strict=True), strict=True):
